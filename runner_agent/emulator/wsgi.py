@@ -1,0 +1,178 @@
+"""Small WSGI plumbing shared by the API and the control surface.
+
+A :class:`Request` is read once from the environ (body included), a
+:class:`Response` turns into the WSGI answer, and an :class:`HttpError`
+raised anywhere below a route becomes the control plane's error document::
+
+    {"path": "/api/runners?x=1", "timestamp": "2025-01-01T00:00:00.000Z",
+     "statusCode": 400, "error": "Bad Request", "message": "..."}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = [
+    "HttpError",
+    "Request",
+    "Response",
+    "error_document",
+    "iso_timestamp",
+    "json_response",
+]
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def iso_timestamp(seconds: float) -> str:
+    """Format epoch ``seconds`` as ISO 8601 UTC with milliseconds and ``Z``."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HttpError(Exception):
+    """An answer other than success, raised from inside a route."""
+
+    def __init__(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class Request:
+    """One HTTP request, read in full from a WSGI environ."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+    remote_addr: str
+    remote_port: int | None
+
+    @classmethod
+    def from_environ(cls, environ: WSGIEnvironment) -> Request:
+        """Read the request line, headers and body from ``environ``."""
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = str(environ["CONTENT_TYPE"])
+        port = str(environ.get("REMOTE_PORT") or "")
+
+        return cls(
+            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+            path=str(environ.get("SCRIPT_NAME", "")) + str(environ["PATH_INFO"]),
+            query_string=str(environ.get("QUERY_STRING", "")),
+            headers=headers,
+            body=_read_body(environ),
+            remote_addr=str(environ.get("REMOTE_ADDR", "")),
+            remote_port=int(port) if port.isdigit() else None,
+        )
+
+    @property
+    def full_path(self) -> str:
+        """The path with its query string, as error documents show it."""
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The query string, parsed."""
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+    def json(self) -> Any:
+        """The body parsed as JSON; 400 when it is not JSON."""
+        if not self.body.strip():
+            raise HttpError(400, "Request body is empty; a JSON object is expected")
+        content_type = self.headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise HttpError(
+                400, f"Content-Type must be application/json, not {content_type!r}"
+            )
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise HttpError(400, f"Request body is not valid JSON: {error}") from None
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; 400 for any other JSON value."""
+        document = self.json()
+        if not isinstance(document, dict):
+            raise HttpError(400, "Request body must be a JSON object")
+        return document
+
+    def json_or_none(self) -> Any:
+        """The body as JSON when it is JSON, else ``None`` (for the log)."""
+        try:
+            return json.loads(self.body) if self.body.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = str(environ.get("CONTENT_LENGTH") or "")
+    if length.isdigit():
+        return bytes(stream.read(int(length)))
+    return bytes(stream.read())
+
+
+@dataclass
+class Response:
+    """A status, headers and a body ready to be sent."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def send(self, start_response: StartResponse) -> Iterable[bytes]:
+        """Hand this response to the WSGI server."""
+        phrase = HTTPStatus(self.status).phrase
+        headers = [*self.headers, ("Content-Length", str(len(self.body)))]
+        start_response(f"{self.status} {phrase}", headers)
+        return [self.body]
+
+
+def json_response(status: int, document: Any) -> Response:
+    """A JSON answer."""
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return Response(status, body, [("Content-Type", JSON_TYPE)])
+
+
+def error_document(status: int, message: str, path: str) -> dict[str, Any]:
+    """The control plane's error body."""
+    return {
+        "path": path,
+        "timestamp": iso_timestamp(time.time()),
+        "statusCode": status,
+        "error": HTTPStatus(status).phrase,
+        "message": message,
+    }
+
+
+def error_response(error: HttpError, request: Request) -> Response:
+    """The answer for ``error`` raised while handling ``request``."""
+    response = json_response(
+        error.status, error_document(error.status, error.message, request.full_path)
+    )
+    response.headers.extend(error.headers.items())
+
+    return response
