@@ -7,7 +7,8 @@ The tree::
     ├── ConfigError                   exit 78  bad or missing configuration
     │   └── MissingCredentialError             a key the operation needs is absent
     ├── StateError                    exit 1   the identity on disk is unusable
-    │   └── NotRegisteredError        exit 5   no identity where one is needed
+    │   ├── NotRegisteredError        exit 5   no identity where one is needed
+    │   └── RunnerGoneError           exit 5   the identity's runner was deleted
     ├── CollectionError               exit 1   a host measurement failed
     └── ApiError                      exit 1   the control plane said no
         ├── TransportError            exit 3   no usable answer arrived
@@ -65,7 +66,9 @@ class ConfigError(RunnerAgentError):
         self.key = key
         self.origin = origin
         self.reason = message
-        where = ": ".join(part for part in (origin, key) if part)
+        where = key
+        if origin:
+            where = f"{key} (from {origin})" if key else origin
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -83,6 +86,12 @@ class StateError(RunnerAgentError):
 
 class NotRegisteredError(StateError):
     """This host has no runner identity yet."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class RunnerGoneError(StateError):
+    """The runner this host is registered as no longer exists."""
 
     exit_code = EXIT_NOT_FOUND
 
