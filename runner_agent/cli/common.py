@@ -1,0 +1,155 @@
+"""Options and helpers shared by the commands.
+
+Each command takes the options it needs from here, turns the ones that are
+configuration into :class:`~runner_agent.config.FlagValue` entries (so a
+bad flag is reported as a flag) and loads the configuration through
+:func:`load`. Only typer and the standard library are imported at module
+level: ``--help`` must not pay for the HTTP client or a server.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from runner_agent.config import Config, FlagValue
+    from runner_agent.context import AgentContext
+
+ConfigPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file [env: RUNNER_AGENT_CONFIG; "
+        "default: /etc/runner-agent/config.toml].",
+        show_default=False,
+    ),
+]
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="Control plane API URL [env: DAYTONA_API_URL].",
+        show_default=False,
+    ),
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where the runner identity is kept [default: /var/lib/runner-agent].",
+        show_default=False,
+    ),
+]
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        help="debug, info, warning or error [env: RUNNER_AGENT_LOG_LEVEL].",
+        show_default=False,
+    ),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts instead of text.")
+]
+ShowSecrets = Annotated[
+    bool,
+    typer.Option(
+        "--show-secrets", help="Print keys unmasked (they are masked otherwise)."
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
+    """Configuration overrides from flags that were given (not None)."""
+    from runner_agent.config import FlagValue
+
+    return {
+        key.replace("__", "."): FlagValue(flag, value)
+        for key, (flag, value) in values.items()
+        if value is not None and value != ()
+    }
+
+
+def load(
+    config_path: Path | None,
+    overrides: dict[str, FlagValue] | None = None,
+    *,
+    log_level: str | None = None,
+    quiet: bool = True,
+) -> Config:
+    """Load the configuration and set up logging for a command.
+
+    One-shot commands log warnings and errors only (``quiet``), unless a
+    level is asked for; the daemon logs at its configured level.
+    """
+    from runner_agent import logs
+    from runner_agent.config import load_config
+
+    overrides = dict(overrides or {})
+    if log_level is not None:
+        overrides.update(flags(log_level=("--log-level", log_level)))
+    config = load_config(config_path, flags=overrides)
+    level = config.log_level
+    if quiet and log_level is None and level in ("debug", "info"):
+        level = "warning"
+    logs.configure_logging(level, config.log_format)
+    return config
+
+
+def context(config: Config) -> AgentContext:
+    from runner_agent.context import AgentContext
+
+    return AgentContext(config)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on standard output."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def echo(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask on a terminal; without one, refuse unless ``--yes`` was given."""
+    from runner_agent.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{question.rstrip('?')}: refusing without a terminal; pass --yes"
+        )
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain aligned text table."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [
+            max(width, len(cell)) for width, cell in zip(widths, row, strict=True)
+        ]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in [headers, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def fields(pairs: list[tuple[str, Any]]) -> str:
+    """Aligned ``label  value`` lines."""
+    width = max((len(label) for label, _ in pairs), default=0)
+    return "\n".join(
+        f"{label.ljust(width)}  {'-' if value in (None, '') else value}"
+        for label, value in pairs
+    )
