@@ -13,6 +13,7 @@ from runner_agent.config.loader import (
 )
 from runner_agent.config.model import (
     Config,
+    DockerConfig,
     HealthcheckConfig,
     HooksConfig,
     LifecycleConfig,
@@ -26,6 +27,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
     "Config",
+    "DockerConfig",
     "FlagValue",
     "HealthcheckConfig",
     "HooksConfig",

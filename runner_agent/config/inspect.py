@@ -16,7 +16,11 @@ def effective_values(config: Config) -> list[tuple[str, Any, str]]:
             (setting.key, _value(config, setting.key), str(config.origin(setting.key)))
         )
     for secret in schema.SECRETS:
-        value = config.credentials.for_role(secret.role)
+        value = (
+            config.credentials.for_role(secret.role)
+            if secret.role
+            else config.local_api.token
+        )
         shown = value.masked if value else None
         rows.append(
             (secret.key, shown, str(config.origin(secret.key)) if value else "unset")

@@ -20,6 +20,7 @@ from runner_agent.config import schema
 from runner_agent.config.model import (
     DEFAULT,
     Config,
+    DockerConfig,
     HealthcheckConfig,
     HooksConfig,
     LifecycleConfig,
@@ -28,6 +29,7 @@ from runner_agent.config.model import (
     RunnerConfig,
     WatchConfig,
 )
+from runner_agent.config.values import is_loopback
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.errors import ConfigError
 
@@ -70,12 +72,14 @@ def load_config(
     secrets: dict[str, Secret | None] = {}
     for secret in schema.SECRETS:
         value, origin = _resolve_secret(secret, flags, env, file_values, file_origin)
-        secrets[secret.role] = value
+        secrets[secret.role or secret.key] = value
         origins[secret.key] = origin
     _check_consistency(values, origins)
 
     loaded = config_path if config_path and config_path.exists() else None
-    return _build(values, secrets, origins, loaded)
+    config = _build(values, secrets, origins, loaded)
+    check_rest_exposure(config)
+    return config
 
 
 def _config_path(
@@ -170,6 +174,8 @@ def _parse(key: str, parse: Any, raw: Any, origin: Origin) -> Any:
     try:
         return parse(raw)
     except ValueError as error:
+        # Parsers of nested values (checks[2].url) name the key themselves.
+        key = getattr(error, "key", key)
         raise ConfigError(str(error), key=key, origin=str(origin)) from None
 
 
@@ -265,6 +271,38 @@ def _check_consistency(values: dict[str, Any], origins: Mapping[str, Origin]) ->
             key="healthcheck.timeout",
             origin=str(origins["healthcheck.timeout"]),
         )
+    _check_docker_timing(values, origins)
+
+
+def _check_docker_timing(values: dict[str, Any], origins: Mapping[str, Origin]) -> None:
+    # A refresh must end before the next one is due, or refreshes would pile up.
+    interval = values["docker.refresh_interval"]
+    timeout = values["docker.timeout"]
+    if origins["docker.timeout"].kind == "default":
+        values["docker.timeout"] = min(timeout, interval / 2)
+    elif timeout >= interval:
+        raise ConfigError(
+            f"{timeout:g}s must be shorter than docker.refresh_interval "
+            f"({interval:g}s)",
+            key="docker.timeout",
+            origin=str(origins["docker.timeout"]),
+        )
+
+
+def check_rest_exposure(config: Config) -> None:
+    """Refuse a REST adapter that would answer beyond loopback without a token."""
+    local_api = config.local_api
+    if not local_api.rest or local_api.address is None or local_api.token:
+        return
+    if is_loopback(local_api.address[0]):
+        return
+    raise ConfigError(
+        f"the REST adapter would answer on {local_api.listen} without a token; "
+        "set local_api.token_file (or RUNNER_AGENT_LOCAL_TOKEN), "
+        "or listen on 127.0.0.1",
+        key="local_api.rest",
+        origin=str(config.origin("local_api.rest")),
+    )
 
 
 def _build(
@@ -295,10 +333,16 @@ def _build(
         ),
         runner=RunnerConfig(**section("runner")),
         healthcheck=HealthcheckConfig(**section("healthcheck")),
-        local_api=LocalApiConfig(address=local_api["listen"]),
+        local_api=LocalApiConfig(
+            address=local_api["listen"],
+            rest=local_api["rest"],
+            token=secrets["local_api.token"],
+        ),
         lifecycle=LifecycleConfig(**section("lifecycle")),
         watch=WatchConfig(**section("watch")),
         hooks=HooksConfig(**section("hooks")),
+        docker=DockerConfig(**section("docker")),
+        checks=values["checks"],
         path=path,
         origins=origins,
     )

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from runner_agent.credentials import Credentials
+from runner_agent.config.checks import CheckConfig
+from runner_agent.credentials import Credentials, Secret
 
 OnStop = Literal["none", "cordon", "drain"]
 LogFormat = Literal["auto", "json", "console"]
@@ -53,6 +54,19 @@ class HealthcheckConfig:
     disk_path: str = ""
     jitter: float = 0.1
     auth_retry_interval: float = 300.0
+    cpu_sample_interval: float = 5.0
+    cpu_window: int = 60
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    """Where the Docker Engine listens and how its figures are refreshed."""
+
+    socket: str = "/var/run/docker.sock"
+    sandbox_label: str = ""
+    refresh_interval: float = 10.0
+    timeout: float = 5.0
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,15 @@ class HooksConfig:
 
 @dataclass(frozen=True)
 class LocalApiConfig:
-    """The local HTTP endpoint of ``run``; ``address`` None turns it off."""
+    """The local HTTP endpoint of ``run``; ``address`` None turns it off.
+
+    ``rest`` mounts the REST adapter under ``/v1``; ``token`` is the bearer
+    token its mutating routes (and any route beyond loopback) require.
+    """
 
     address: tuple[str, int] | None = ("127.0.0.1", 9713)
+    rest: bool = False
+    token: Secret | None = None
 
     @property
     def listen(self) -> str:
@@ -114,6 +134,8 @@ class Config:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    docker: DockerConfig = field(default_factory=DockerConfig)
+    checks: tuple[CheckConfig, ...] = ()
     path: Path | None = None
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner_agent.config import values
+from runner_agent.config.checks import parse_checks
 from runner_agent.credentials import Role
 
 
@@ -32,12 +33,13 @@ class SecretSetting:
     ``key`` holds the value itself and ``key_file`` a path to it; the
     environment offers both forms too (``env`` and ``env`` + ``_FILE``).
     ``credential`` is the name looked up in ``$CREDENTIALS_DIRECTORY``.
+    ``role`` is the API role the key serves; None for a key of the agent's own.
     """
 
     key: str
     env: str
     credential: str
-    role: Role
+    role: Role | None = None
 
     @property
     def file_key(self) -> str:
@@ -80,6 +82,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("healthcheck.disk_path", values.text, ""),
     Setting("healthcheck.jitter", values.fraction, 0.1),
     Setting("healthcheck.auth_retry_interval", values.duration, 300.0),
+    Setting("healthcheck.cpu_sample_interval", values.duration, 5.0),
+    Setting("healthcheck.cpu_window", values.count, 60),
+    Setting("docker.socket", values.text, "/var/run/docker.sock"),
+    Setting("docker.sandbox_label", values.label_filter, ""),
+    Setting("docker.refresh_interval", values.duration, 10.0),
+    Setting("docker.timeout", values.duration, 5.0),
+    Setting("docker.required", values.boolean, False),
+    Setting("checks", parse_checks, ()),
     Setting("watch.interval", values.duration, 30.0),
     Setting(
         "local_api.listen",
@@ -87,6 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
         ("127.0.0.1", 9713),
         "RUNNER_AGENT_LISTEN",
     ),
+    Setting("local_api.rest", values.boolean, False),
     Setting("lifecycle.register_on_start", values.boolean, True),
     Setting("lifecycle.on_stop", values.choice("none", "cordon", "drain"), "none"),
     Setting("lifecycle.stop_timeout", values.duration, 30.0),
@@ -105,6 +116,10 @@ SECRETS: tuple[SecretSetting, ...] = (
     ),
     SecretSetting(
         "proxy_api_key", "DAYTONA_PROXY_API_KEY", "daytona-proxy-api-key", "proxy"
+    ),
+    # Not a key of the control plane: the bearer token local clients present.
+    SecretSetting(
+        "local_api.token", "RUNNER_AGENT_LOCAL_TOKEN", "runner-agent-local-token"
     ),
 )
 

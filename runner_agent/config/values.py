@@ -72,6 +72,27 @@ def command(raw: Any) -> tuple[str, ...]:
     return tuple(argv)
 
 
+def count(raw: Any) -> int:
+    """A whole number from 1 to 10,000 (a window size, a number of samples)."""
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not a whole number")
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if not 1 <= number <= 10_000:
+        raise ValueError(f"{number} must be from 1 to 10000")
+    return number
+
+
+def label_filter(raw: Any) -> str:
+    """A Docker label filter: ``key`` or ``key=value``, or empty for none."""
+    value = text(raw)
+    if any(char.isspace() for char in value) or value.startswith("="):
+        raise ValueError(f"{value!r} is not a label filter (use key or key=value)")
+    return value
+
+
 def boolean(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
