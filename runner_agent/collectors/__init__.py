@@ -1,32 +1,58 @@
 """Host measurements for the healthcheck.
 
-:class:`HostMonitor` is what the daemon and the ``metrics`` command use: it
+:class:`HostMonitor` is what the daemon and the ``metrics`` command use. It
 hands the daemon the periodic jobs that keep slow measurements fresh in the
-background, and builds the ``metrics`` and ``serviceHealth`` parts of a
-healthcheck from cached values and fast reads only, so a healthcheck never
-waits for a measurement.
+background (CPU samples, Docker, GPUs, service checks) and builds the
+``metrics`` and ``serviceHealth`` parts of a healthcheck from those cached
+results plus three fast reads (``/proc/meminfo``, ``statvfs``, the load
+average), so a healthcheck never waits for a measurement.
+
+A collector that fails leaves its last good value in the payload (0 before
+it ever succeeded), is logged once per failure streak and is shown as failing
+in :meth:`HostMonitor.local_report`; the rest of the payload is unaffected.
 """
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psutil
 import structlog
 
+from runner_agent.checks import CheckRunner
+from runner_agent.collectors.disk import DiskPath, DiskReading
+from runner_agent.collectors.docker import DockerCollector
+from runner_agent.collectors.gpu import GpuInfo, detect_gpus
 from runner_agent.collectors.host import (
     CpuSampler,
-    default_disk_path,
-    disk_usage,
-    load_per_cpu,
+    DiskUsage,
+    Memory,
+    cpu_count,
+    load15,
     memory,
 )
+from runner_agent.collectors.hostview import HostView, detect_host_view
+from runner_agent.collectors.probe import Probe
+from runner_agent.collectors.report import local_report
 from runner_agent.config import Config
 from runner_agent.jobs import PeriodicJob
 
+__all__ = ["HostMonitor"]
+
 log = structlog.get_logger(__name__)
 
-CPU_SAMPLE_INTERVAL = 5.0
+GPU_REFRESH_INTERVAL = 300.0
+# CPUs rarely come and go; counting them costs a file read.
+CPU_RECOUNT_INTERVAL = 60.0
+# The one-shot commands measure CPU usage over this long before reporting.
+ONE_SHOT_CPU_WINDOW = 0.2
+
+
+def _rounded(value: float, scale: int = 100) -> float:
+    # Every figure is zero or positive. round(value, n) formats the number to
+    # decimal and back, which costs more than all the arithmetic of a beat.
+    return int(value * scale + 0.5) / scale
 
 
 class HostMonitor:
@@ -34,44 +60,146 @@ class HostMonitor:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.disk_path = config.healthcheck.disk_path or default_disk_path()
-        self.cpu_count = psutil.cpu_count() or 1
-        self.cpu = CpuSampler()
+        self.cpu = CpuSampler(config.healthcheck.cpu_window)
+        self.disk = DiskPath(config.healthcheck.disk_path)
+        self.docker = DockerCollector(config.docker)
+        self.checks = CheckRunner(config.checks)
+        self.host_view: HostView = detect_host_view()
+        self._cpu_count = cpu_count()
+        self._started = self._counted = time.monotonic()
+        self._memory = Probe("memory", Memory())
+        self._disk = Probe("disk", DiskReading(DiskUsage(), "root"))
+        self._load = Probe("load", 0.0)
+        self._cpu: Probe[None] = Probe("cpu", None)
+        self._gpu = Probe("gpu", GpuInfo())
+        self._warn_about_host_view()
 
     def jobs(self) -> list[PeriodicJob]:
-        return [PeriodicJob("cpu-sample", CPU_SAMPLE_INTERVAL, self.cpu.sample)]
+        """The background refreshers; each must never overlap itself."""
+        return [
+            PeriodicJob(
+                "host-cpu",
+                self.config.healthcheck.cpu_sample_interval,
+                self.sample_cpu,
+                run_at_start=False,
+            ),
+            PeriodicJob(
+                "host-docker", self.config.docker.refresh_interval, self.docker.refresh
+            ),
+            PeriodicJob("host-gpu", GPU_REFRESH_INTERVAL, self.refresh_gpu),
+            PeriodicJob(
+                "host-checks", self.checks.tick_interval(), self.checks.dispatch
+            ),
+        ]
 
     def metrics(self) -> dict[str, Any]:
         """The ``metrics`` object of a healthcheck (RunnerHealthMetrics)."""
-        memory_percent, memory_total = memory()
-        disk = disk_usage(self.disk_path)
-        return {
-            "currentCpuLoadAverage": round(load_per_cpu(self.cpu_count), 4),
-            "currentCpuUsagePercentage": round(self.cpu.mean(), 2),
-            "currentMemoryUsagePercentage": round(memory_percent, 2),
-            "currentDiskUsagePercentage": disk.percent,
-            "currentAllocatedCpu": 0,
-            "currentAllocatedMemoryGiB": 0,
-            "currentAllocatedDiskGiB": 0,
-            "currentSnapshotCount": 0,
-            "currentStartedSandboxes": 0,
-            "cpu": self.cpu_count,
-            "memoryGiB": round(memory_total, 2),
-            "diskGiB": round(disk.total_gib, 2),
+        used = self._memory.measure(memory)
+        self.disk.docker_root = self.docker.snapshot.root_dir
+        disk = self._disk.measure(self.disk.measure).usage
+        load = self._load.measure(load15)
+        docker = self.docker.snapshot
+        allocation = docker.allocation
+        cpus = self._cpu_count
+        body: dict[str, Any] = {
+            "currentCpuLoadAverage": _rounded(load / cpus, 10_000),
+            "currentCpuUsagePercentage": _rounded(self.cpu.mean()),
+            "currentMemoryUsagePercentage": _rounded(used.used_percent),
+            "currentDiskUsagePercentage": _rounded(disk.percent),
+            "currentAllocatedCpu": _rounded(allocation.cpu, 1000),
+            "currentAllocatedMemoryGiB": _rounded(allocation.memory_gib, 1000),
+            "currentAllocatedDiskGiB": _rounded(allocation.disk_gib, 1000),
+            "currentSnapshotCount": docker.images,
+            "currentStartedSandboxes": allocation.started,
+            "cpu": cpus,
+            "memoryGiB": _rounded(used.total_gib),
+            "diskGiB": _rounded(disk.total_gib),
         }
+        gpu = self._gpu.value
+        if gpu.count:
+            body["gpu"] = gpu.count
+            if gpu.model:
+                body["gpuType"] = gpu.model
+        return body
 
     def service_health(self) -> list[dict[str, Any]]:
         """The ``serviceHealth`` list of a healthcheck."""
-        return []
+        docker = self.docker.service()
+        checks = self.checks.service_health()
+        return checks if docker is None else [docker, *checks]
+
+    def local_report(self) -> dict[str, Any]:
+        """What is shown locally only (/status "host", /metrics)."""
+        return local_report(self, time.monotonic())
+
+    def sample_cpu(self) -> None:
+        """Record one CPU usage sample (the periodic job)."""
+        self._cpu.measure(self._sample_cpu)
+
+    def refresh_gpu(self) -> None:
+        """Look for GPUs again (the periodic job)."""
+        self._gpu.measure(detect_gpus)
 
     def collect_once(self) -> None:
-        """Measure what the background jobs would, now (for one-shot use)."""
-        self.cpu.sample(over=0.25)
+        """Run every refresher once, now, concurrently, and wait for them."""
+        with ThreadPoolExecutor(4, thread_name_prefix="collect") as pool:
+            pool.submit(self._one_shot_cpu)
+            pool.submit(self.docker.refresh)
+            pool.submit(self.refresh_gpu)
+            pool.submit(self.checks.run_all)
 
     def reconfigure(self, config: Config) -> None:
         """Take up a reloaded configuration."""
-        self.config = config
-        self.disk_path = config.healthcheck.disk_path or default_disk_path()
+        old, self.config = self.config, config
+        if config.healthcheck.cpu_window != old.healthcheck.cpu_window:
+            self.cpu.resize(config.healthcheck.cpu_window)
+        if config.healthcheck.disk_path != old.healthcheck.disk_path:
+            self.disk = DiskPath(config.healthcheck.disk_path)
+        self.docker.reconfigure(config.docker)
+        self.checks.reconfigure(config.checks)
 
     def close(self) -> None:
         """Release what the monitor holds (sockets, threads)."""
+        self.docker.close()
+        self.checks.close()
+
+    def probes(self) -> dict[str, Probe[Any]]:
+        """Every collector's probe, by name, for reports."""
+        return {
+            "cpu": self._cpu,
+            "memory": self._memory,
+            "disk": self._disk,
+            "load": self._load,
+            "docker": self.docker.probe,
+            "gpu": self._gpu,
+        }
+
+    def last_disk(self) -> DiskReading:
+        """The disk reading the last payload carried."""
+        return self._disk.value
+
+    def gpu(self) -> GpuInfo:
+        """The GPUs the last detection found."""
+        return self._gpu.value
+
+    def _sample_cpu(self) -> None:
+        self.cpu.sample()
+        now = time.monotonic()
+        if now - self._counted >= CPU_RECOUNT_INTERVAL:
+            self._cpu_count, self._counted = cpu_count(), now
+
+    def _one_shot_cpu(self) -> None:
+        waited = time.monotonic() - self._started
+        if waited < ONE_SHOT_CPU_WINDOW:
+            time.sleep(ONE_SHOT_CPU_WINDOW - waited)
+        self.sample_cpu()
+
+    def _warn_about_host_view(self) -> None:
+        view = self.host_view
+        if not view.proc_is_host:
+            log.warning(
+                "host_view_is_container",
+                reason=view.reason,
+                hint="the figures describe this container, not the host; run the "
+                "agent on the host or in a container without a virtualised /proc",
+            )

@@ -1,79 +1,230 @@
-"""CPU, memory, disk and load of the host, measured as Daytona's runner does.
+"""CPU, memory, disk and load of the host, read as Daytona's runner reads them.
 
-* CPU usage: the mean of samples taken every few seconds over a sliding
-  window (Daytona: every 5 s, 60 samples).
-* Load average: the 15-minute load divided by the CPU count.
-* Memory: percent used, and the total in GiB.
-* Disk: percent used and the total in GiB of the disk path (the Docker data
-  directory by default).
+* CPU usage: busy share of ``/proc/stat``'s first line between two samples
+  (iowait counts as idle, guest time is already inside user time), the mean
+  of a sliding window of samples.
+* Load: the 15-minute load divided by the online CPU count.
+* Memory: ``used / total`` with ``used = MemTotal - MemFree - Buffers -
+  Cached - SReclaimable``, which is what gopsutil's ``UsedPercent`` is on
+  Linux (psutil's ``percent`` is ``(total - available) / total`` instead).
+* Disk: ``used / (used + available to users)`` of the file system holding a
+  path, as ``df`` and gopsutil compute it, and its size.
+
+The files are read without a buffered file object, which only adds cost:
+``/proc`` renders a file afresh whenever a read starts at its beginning, so
+the two read on every beat and sample stay open and are re-read with
+``pread`` at offset 0, saving an ``open`` and a ``close`` each time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
-
-import psutil
+from typing import NamedTuple
 
 GIB = 1024**3
 DOCKER_DATA_DIR = "/var/lib/docker"
+_READ_SIZE = 16384
+# Fewer elapsed ticks than this (per CPU) make a usage figure mostly noise.
+_MIN_TICKS_PER_CPU = 10
 
 
-def default_disk_path() -> str:
-    """The Docker data directory when present, else the root file system."""
-    return DOCKER_DATA_DIR if Path(DOCKER_DATA_DIR).is_dir() else "/"
+def read_proc(path: str) -> bytes:
+    """The whole content of a small kernel file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, _READ_SIZE)]
+        while len(chunks[-1]) == _READ_SIZE:
+            chunks.append(os.read(fd, _READ_SIZE))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+class ProcFile:
+    """A kernel file kept open and read again from its start on each read."""
+
+    def __init__(self, path: str, size: int = _READ_SIZE) -> None:
+        self.path = path
+        self.size = size
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> bytes:
+        """The file's current content (its first ``size`` bytes)."""
+        fd = self._fd if self._fd is not None else self._open()
+        try:
+            return os.pread(fd, self.size, 0)
+        except OSError:
+            # A descriptor gone stale (a /proc remounted): open afresh once.
+            self._fd = None
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            return os.pread(self._open(), self.size, 0)
+
+    def _open(self) -> int:
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            return self._fd
+
+
+# Only the aggregate first line of /proc/stat is used; it is short.
+_STAT = ProcFile("/proc/stat", 1024)
+_MEMINFO = ProcFile("/proc/meminfo")
+
+
+def cpu_count() -> int:
+    """Online CPUs of the host (the ``processor`` entries of /proc/cpuinfo)."""
+    return os.cpu_count() or 1
+
+
+def parse_cpu_times(stat: bytes) -> tuple[int, int]:
+    """Busy and total ticks from the aggregate ``cpu`` line of /proc/stat."""
+    fields = stat[: stat.index(b"\n")].split()
+    if fields[0] != b"cpu" or len(fields) < 8:
+        raise ValueError("/proc/stat does not start with the cpu line")
+    # user nice system idle iowait irq softirq steal; guest and guest_nice
+    # are already counted in user and nice.
+    ticks = list(map(int, fields[1:9]))
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
+
+
+def cpu_times() -> tuple[int, int]:
+    return parse_cpu_times(_STAT.read())
+
+
+def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """Busy share between two readings; None when no time was counted."""
+    busy = after[0] - before[0]
+    total = after[1] - before[1]
+    if total <= 0:
+        return None
+    return min(100.0, max(0.0, 100.0 * busy / total))
 
 
 class CpuSampler:
-    """Keeps a sliding window of CPU usage samples and reports their mean."""
+    """A sliding window of CPU usage samples and their mean.
+
+    Each :meth:`sample` records the usage since the previous one. Before the
+    first sample the mean is the usage since the sampler started, or since
+    boot when too little time has passed for that to mean anything.
+    """
 
     def __init__(self, window: int = 60) -> None:
-        self._samples: deque[float] = deque(maxlen=window)
         self._lock = threading.Lock()
-        # The first call only primes psutil's counters; it returns 0.0.
-        psutil.cpu_percent(interval=None)
+        self._samples: deque[float] = deque(maxlen=window)
+        self._sum = 0.0
+        self._start = self._last = cpu_times()
 
-    def sample(self, over: float | None = None) -> None:
-        """Record the usage since the last sample, or over ``over`` seconds."""
-        value = psutil.cpu_percent(interval=over)
+    @property
+    def window(self) -> int:
+        return self._samples.maxlen or 0
+
+    @property
+    def count(self) -> int:
+        return len(self._samples)
+
+    def resize(self, window: int) -> None:
         with self._lock:
+            self._samples = deque(self._samples, maxlen=window)
+            self._sum = sum(self._samples)
+
+    def sample(self) -> None:
+        """Record the usage since the previous sample."""
+        now = cpu_times()
+        with self._lock:
+            value = busy_percent(self._last, now)
+            self._last = now
+            if value is None:
+                return
+            if len(self._samples) == self._samples.maxlen:
+                self._sum -= self._samples[0]
             self._samples.append(value)
+            self._sum += value
 
     def mean(self) -> float:
-        """The window's mean; before any sample, the usage since start-up."""
         with self._lock:
             if self._samples:
-                return sum(self._samples) / len(self._samples)
-        return float(psutil.cpu_percent(interval=None))
+                return max(0.0, self._sum / len(self._samples))
+        return self._early_estimate()
+
+    def _early_estimate(self) -> float:
+        try:
+            now = cpu_times()
+        except (OSError, ValueError):
+            return 0.0
+        if now[1] - self._start[1] >= _MIN_TICKS_PER_CPU * cpu_count():
+            return busy_percent(self._start, now) or 0.0
+        return busy_percent((0, 0), now) or 0.0
 
 
-@dataclass(frozen=True)
-class DiskUsage:
-    """Usage of one file system."""
+class Memory(NamedTuple):
+    """Memory used, as gopsutil's ``UsedPercent``, and the total."""
 
-    path: str
-    percent: float
-    total_gib: float
+    used_percent: float = 0.0
+    total_gib: float = 0.0
+
+
+def parse_meminfo(data: bytes) -> Memory:
+    # MemTotal, MemFree, Buffers and Cached open the file (MemAvailable among
+    # them since Linux 3.14), before SwapCached: only that head is split.
+    end = data.find(b"\nSwapCached:")
+    words = data[: end if end > 0 else len(data)].split()
+    head = dict(zip(words[0::3], words[1::3], strict=False))
+    try:
+        total, free = int(head[b"MemTotal:"]), int(head[b"MemFree:"])
+        cached = int(head[b"Buffers:"]) + int(head[b"Cached:"])
+    except KeyError as missing:
+        raise ValueError(f"/proc/meminfo has no {missing.args[0]!r}") from None
+    if total <= 0:
+        raise ValueError("/proc/meminfo gives no MemTotal")
+    reclaimable = data.find(b"\nSReclaimable:")
+    if reclaimable >= 0:
+        line_end = data.index(b"\n", reclaimable + 1)
+        cached += int(data[reclaimable + 14 : line_end].split()[0])
+    used = total - free - cached
+    if used < 0:
+        used = total - free
+    return Memory(used_percent=100.0 * used / total, total_gib=total * 1024 / GIB)
+
+
+def memory() -> Memory:
+    return parse_meminfo(_MEMINFO.read())
+
+
+class DiskUsage(NamedTuple):
+    """Usage of the file system holding ``path``."""
+
+    path: str = "/"
+    percent: float = 0.0
+    total_gib: float = 0.0
+    inodes_total: int = 0
+    inodes_used_percent: float | None = None
 
 
 def disk_usage(path: str) -> DiskUsage:
     usage = os.statvfs(path)
-    total = usage.f_blocks * usage.f_frsize
-    free_for_users = usage.f_bavail * usage.f_frsize
     used = (usage.f_blocks - usage.f_bfree) * usage.f_frsize
-    # As df computes it: used over what users could use in all.
-    percent = 100.0 * used / (used + free_for_users) if used + free_for_users else 0.0
-    return DiskUsage(path=path, percent=round(percent, 2), total_gib=total / GIB)
+    available = usage.f_bavail * usage.f_frsize
+    # As df computes it: used over what users could use in all (the blocks
+    # reserved for root count as neither).
+    percent = 100.0 * used / (used + available) if used + available else 0.0
+    inodes_used = usage.f_files - usage.f_ffree
+    return DiskUsage(
+        path=path,
+        percent=percent,
+        total_gib=usage.f_blocks * usage.f_frsize / GIB,
+        inodes_total=usage.f_files,
+        # Some file systems (btrfs) allocate inodes on demand: no total.
+        inodes_used_percent=100.0 * inodes_used / usage.f_files
+        if usage.f_files
+        else None,
+    )
 
 
-def load_per_cpu(cpu_count: int) -> float:
-    return os.getloadavg()[2] / max(cpu_count, 1)
-
-
-def memory() -> tuple[float, float]:
-    """Percent used and total GiB."""
-    info = psutil.virtual_memory()
-    return info.percent, info.total / GIB
+def load15() -> float:
+    return os.getloadavg()[2]

@@ -1,0 +1,141 @@
+"""Running one check of each kind, within its timeout, to a pass or a reason.
+
+* http: a GET that must answer the expected status (redirects are not
+  followed: a 301 is a 301).
+* tcp: a connection that must be accepted.
+* command: a process that must exit 0. It runs in its own session without
+  the agent's keys in its environment, and on timeout its whole process
+  group is killed.
+
+A failure is described in a few words (``HTTP 503, expected 200``, ``timed
+out after 5s``, ``exit status 1: disk full``); the URL is left out of it, so
+nothing in it can leak through ``errorReason``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from runner_agent.config.checks import CheckConfig
+from runner_agent.reasons import os_reason, short_reason
+
+# Never handed to a check command: the keys, and where they could be read.
+WITHHELD_ENV = (
+    "DAYTONA_API_KEY",
+    "DAYTONA_RUNNER_TOKEN",
+    "DAYTONA_PROXY_API_KEY",
+    "DAYTONA_API_KEY_FILE",
+    "DAYTONA_RUNNER_TOKEN_FILE",
+    "DAYTONA_PROXY_API_KEY_FILE",
+    "CREDENTIALS_DIRECTORY",
+)
+_REAP_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one run of a check."""
+
+    ok: bool
+    reason: str = ""
+    duration_ms: float = 0.0
+
+
+def run_check(check: CheckConfig, http: httpx.Client) -> Outcome:
+    """Run ``check`` once; never raises."""
+    started = time.perf_counter()
+    if check.kind == "http":
+        reason = _http(check, http)
+    elif check.kind == "tcp":
+        reason = _tcp(check)
+    else:
+        reason = _command(check)
+    duration_ms = (time.perf_counter() - started) * 1000
+    if reason is None:
+        return Outcome(ok=True, duration_ms=duration_ms)
+    return Outcome(ok=False, reason=short_reason(reason), duration_ms=duration_ms)
+
+
+def check_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+
+
+def _http(check: CheckConfig, http: httpx.Client) -> str | None:
+    try:
+        response = http.get(check.url, timeout=check.timeout)
+    except httpx.TimeoutException:
+        return f"timed out after {check.timeout:g}s"
+    except httpx.HTTPError as error:
+        return os_reason(error)
+    if response.status_code != check.expected_status:
+        return f"HTTP {response.status_code}, expected {check.expected_status}"
+    return None
+
+
+def _tcp(check: CheckConfig) -> str | None:
+    assert check.address is not None
+    try:
+        with socket.create_connection(check.address, timeout=check.timeout):
+            return None
+    except TimeoutError:
+        return f"timed out after {check.timeout:g}s"
+    except socket.gaierror as error:
+        return f"cannot resolve {check.address[0]}: {os_reason(error)}"
+    except OSError as error:
+        return os_reason(error)
+
+
+def _command(check: CheckConfig) -> str | None:
+    try:
+        process = subprocess.Popen(
+            check.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=check_environment(),
+            start_new_session=True,
+        )
+    except OSError as error:
+        return f"cannot run {check.command[0]}: {os_reason(error)}"
+    try:
+        output, _ = process.communicate(timeout=check.timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        return f"timed out after {check.timeout:g}s (killed)"
+    if process.returncode == 0:
+        return None
+    lines = [line for line in output.decode(errors="replace").splitlines() if line]
+    status = _exit_status(process.returncode)
+    return f"{status}: {lines[-1].strip()}" if lines else status
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    # The command leads its own session, so its group holds every process it
+    # started that did not leave it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.communicate(timeout=_REAP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # A process that left the group still holds the output pipe open:
+        # stop reading it.
+        if process.stdout is not None:
+            process.stdout.close()
+        process.wait()
+
+
+def _exit_status(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
