@@ -1,25 +1,46 @@
-"""Cordon, drain and their reverses for this host's runner.
+"""Cordon, drain, deregister and their reverses for this host's runner.
 
 The API does not say whether a runner is draining, and a cordon placed by
 the agent on stop must be told apart from one an operator placed, so every
 change made here is also written to the state directory's intent record.
 Draining is permanent retirement (a drained runner becomes decommissioned
 and is never scheduled again); cordoning is the reversible pause.
+
+:func:`deregister` retires the runner in steps that are each safe to
+repeat (cordon, drain, wait for ``decommissioned``, delete, forget the
+identity), so a run interrupted anywhere is finished by running it again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
 from runner_agent.client import RunnersClient
-from runner_agent.errors import ApiTimeoutError
+from runner_agent.errors import NotFoundError, RunnerAgentError
 from runner_agent.models import Runner
-from runner_agent.state import StateDir, utc_now
+from runner_agent.state import INTENT_FILE, Identity, StateDir, utc_now
 
 log = structlog.get_logger(__name__)
+
+Progress = Callable[[Runner, float], None]
+Outcome = Literal["deleted", "already_deleted", "draining"]
+
+
+class WaitTimeoutError(RunnerAgentError):
+    """The runner did not reach the awaited state in time (exit code 1).
+
+    ``runner`` is the last view of it, ``elapsed`` the seconds waited.
+    """
+
+    def __init__(self, message: str, *, runner: Runner, elapsed: float) -> None:
+        self.runner = runner
+        self.elapsed = elapsed
+        super().__init__(message)
 
 
 def cordon(
@@ -78,12 +99,19 @@ def wait_for_state(
     *,
     timeout: float,
     poll: float = 2.0,
-    on_progress: Callable[[Runner, float], None] | None = None,
+    first_poll: float | None = None,
+    on_progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], object] = time.sleep,
 ) -> Runner:
-    """Poll ``fetch`` until the runner reaches ``target`` or time runs out."""
+    """Poll ``fetch`` until the runner reaches ``target`` or time runs out.
+
+    The pause between polls starts at ``first_poll`` (``poll`` if not given)
+    and doubles up to ``poll``: a quick change is seen quickly, a long wait
+    costs few requests.
+    """
     started = time.monotonic()
+    pause = min(first_poll or poll, poll)
     while True:
         runner = fetch()
         elapsed = time.monotonic() - started
@@ -92,9 +120,114 @@ def wait_for_state(
         if runner.state == target:
             return runner
         if elapsed >= timeout or should_stop():
-            raise ApiTimeoutError(
-                f"runner {runner.id} is {runner.state}, not {target}, "
-                f"after {elapsed:.0f}s",
-                operation=f"wait for {target}",
+            raise WaitTimeoutError(
+                f"runner {runner.name} ({runner.id}) is still {runner.state}, "
+                f"not {target}, after {elapsed:.0f}s",
+                runner=runner,
+                elapsed=elapsed,
             )
-        sleep(min(poll, max(timeout - elapsed, 0.05)))
+        sleep(min(pause, max(timeout - elapsed, 0.05)))
+        pause = min(pause * 2, poll)
+
+
+@dataclass(frozen=True)
+class Deregistration:
+    """What :func:`deregister` did, and the last view of the runner."""
+
+    outcome: Outcome
+    runner_id: str
+    name: str
+    runner: Runner | None = None
+
+
+def deregister(
+    client: RunnersClient,
+    state: StateDir,
+    identity: Identity,
+    *,
+    wait: bool = True,
+    timeout: float = 900.0,
+    poll: float = 2.0,
+    on_step: Callable[[str], None] = lambda _: None,
+    on_progress: Progress | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Deregistration:
+    """Retire this host's runner: cordon, drain, wait, delete, forget.
+
+    With ``wait`` false it stops once the runner is cordoned and draining;
+    a later call goes on from there. A runner that no longer exists is
+    simply forgotten. On timeout it raises :class:`WaitTimeoutError` and
+    leaves the runner cordoned and draining.
+    """
+    runner_id = identity.runner_id
+    try:
+        runner = client.get_runner(runner_id)
+        runner = _cordon_and_drain(client, state, runner, on_step)
+        if not wait:
+            return Deregistration("draining", runner_id, runner.name, runner)
+        runner = _until_decommissioned(
+            client, runner, timeout, poll, on_progress, sleep
+        )
+        client.delete_runner(runner_id)
+    except NotFoundError:
+        forget(state)
+        log.info("runner_already_deleted", runner_id=runner_id)
+        return Deregistration("already_deleted", runner_id, identity.name)
+
+    on_step("deleted")
+    forget(state)
+    log.info("runner_deregistered", runner_id=runner_id, name=runner.name)
+    return Deregistration("deleted", runner_id, runner.name, runner)
+
+
+def forget(state: StateDir) -> None:
+    """Remove the identity and the intent: this host has no runner any more."""
+    with state.lock():
+        state.forget_identity()
+        state.remove(INTENT_FILE)
+
+
+def _cordon_and_drain(
+    client: RunnersClient,
+    state: StateDir,
+    runner: Runner,
+    on_step: Callable[[str], None],
+) -> Runner:
+    # Both requests are idempotent; the draining one is sent again on every
+    # run because the API cannot say whether an earlier one arrived.
+    if not runner.unschedulable:
+        runner = cordon(client, state, runner.id)
+    on_step("cordoned")
+    if runner.state != "decommissioned":
+        runner = drain(client, state, runner.id)
+    on_step("draining")
+    return runner
+
+
+def _until_decommissioned(
+    client: RunnersClient,
+    runner: Runner,
+    timeout: float,
+    poll: float,
+    on_progress: Progress | None,
+    sleep: Callable[[float], object],
+) -> Runner:
+    if runner.state == "decommissioned":
+        return runner
+    try:
+        return wait_for_state(
+            lambda: client.get_runner(runner.id),
+            "decommissioned",
+            timeout=timeout,
+            poll=poll,
+            first_poll=min(0.5, poll),
+            on_progress=on_progress,
+            sleep=sleep,
+        )
+    except WaitTimeoutError as error:
+        raise WaitTimeoutError(
+            f"{error}; it stays cordoned and draining: run runner-agent "
+            "deregister again to go on waiting",
+            runner=error.runner,
+            elapsed=error.elapsed,
+        ) from None

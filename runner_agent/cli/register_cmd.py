@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,12 @@ from runner_agent.cli.common import (
     print_json,
 )
 
+if TYPE_CHECKING:
+    from runner_agent.context import AgentContext
+    from runner_agent.models import Runner
+
+DEFAULT_READY_TIMEOUT = 120.0
+
 
 def register(
     config_path: ConfigPath = None,
@@ -31,7 +37,7 @@ def register(
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option(help="Runner name [default: the host name].", show_default=False),
+        typer.Option(help="Runner name (default: the host name).", show_default=False),
     ] = None,
     tag: Annotated[
         list[str] | None,
@@ -63,9 +69,29 @@ def register(
         bool,
         typer.Option(help="Register anew when the stored runner no longer exists."),
     ] = False,
+    wait_ready: Annotated[
+        bool,
+        typer.Option(
+            "--wait-ready",
+            help="Then wait for the first accepted healthcheck (state ready).",
+        ),
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            help="How long --wait-ready waits: seconds, or 30s, 5m (default: 2m).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: Json = False,
 ) -> None:
     """Create this host's runner and keep its identity; safe to run on every boot.
+
+    On a host that is registered already and whose runner still exists it
+    changes nothing and says so. The organization key comes from
+    DAYTONA_API_KEY, DAYTONA_API_KEY_FILE, api_key_file or the systemd
+    credential daytona-api-key.
 
     Example: runner-agent register --region-id 0b9e... --name gpu-host-17
     """
@@ -85,14 +111,17 @@ def register(
         log_level=log_level,
     )
 
+    from runner_agent.cli.lifecycle_cmds import wait_seconds
     from runner_agent.context import AgentContext
     from runner_agent.daemon.startup import registration_request
     from runner_agent.registration import register as register_runner
 
+    limit = wait_seconds(timeout, DEFAULT_READY_TIMEOUT)
     context = AgentContext(config)
     try:
         request = registration_request(config)
         result = register_runner(context.client, context.state, request, force=force)
+        ready = _wait_ready(context, limit) if wait_ready else None
     finally:
         context.close()
 
@@ -105,6 +134,7 @@ def register(
                 "replaced": result.replaced,
                 "identity": identity.to_json(),
                 "stateDir": str(context.state.path),
+                "state": ready.state if ready else None,
             }
         )
         return
@@ -113,12 +143,42 @@ def register(
     else:
         runner = f"{identity.name} ({identity.runner_id})"
         echo(f"Already registered as runner {runner}; nothing changed.")
+        if config.runner.name and config.runner.name != identity.name:
+            echo(
+                f"(the name asked for, {config.runner.name}, is not used: this host "
+                "keeps its runner until runner-agent deregister)"
+            )
     echo(
         fields(
             [
                 ("region", identity.region_id),
                 ("identity", context.state.file("identity.json")),
                 ("removed orphan", result.removed_orphan),
+                ("state", ready.state if ready else None),
             ]
         )
     )
+
+
+def _wait_ready(context: AgentContext, limit: float) -> Runner:
+    """Follow the new runner until a healthcheck (the daemon's) is accepted."""
+    from runner_agent.cli.lifecycle_cmds import Follow
+    from runner_agent.lifecycle import WaitTimeoutError, wait_for_state
+
+    try:
+        with Follow("waiting for the first healthcheck") as follow:
+            return wait_for_state(
+                context.client.get_me,
+                "ready",
+                timeout=limit,
+                poll=2.0,
+                first_poll=0.25,
+                on_progress=follow,
+            )
+    except WaitTimeoutError as error:
+        raise WaitTimeoutError(
+            f"{error}: no healthcheck was accepted; is the service running? "
+            "(systemctl status runner-agent)",
+            runner=error.runner,
+            elapsed=error.elapsed,
+        ) from None

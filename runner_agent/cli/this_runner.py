@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner_agent.cli.common import (
     ApiUrl,
@@ -19,17 +19,23 @@ from runner_agent.cli.common import (
     load,
     print_json,
 )
+from runner_agent.cli.fleet import runner_fields, seconds_since, server_now
 
 if TYPE_CHECKING:
     from runner_agent.config import Config
+    from runner_agent.context import AgentContext
+    from runner_agent.errors import TransportError
+    from runner_agent.models import RunnerFull
+    from runner_agent.state import Identity
 
 
-def _config(
+def this_runner_config(
     config_path: Path | None,
     api_url: str | None,
     state_dir: Path | None,
     log_level: str | None,
 ) -> Config:
+    """The configuration of a command about this host's runner."""
     return load(
         config_path,
         flags(
@@ -48,53 +54,170 @@ def status(
     json_output: Json = False,
     show_secrets: ShowSecrets = False,
 ) -> None:
-    """Show this runner as the control plane sees it.
+    """Show this runner as the control plane sees it, beside what the host knows.
+
+    The host's side: the identity, what the agent asked for (draining,
+    its own cordon) and the running agent's last healthcheck. Exits 5 when
+    the runner no longer exists, 3 (after the local view) when the control
+    plane cannot be reached.
 
     Example: runner-agent status --json
     """
     from runner_agent.context import AgentContext
+    from runner_agent.errors import TransportError
 
-    context = AgentContext(_config(config_path, api_url, state_dir, log_level))
+    config = this_runner_config(config_path, api_url, state_dir, log_level)
+    context = AgentContext(config)
     try:
         identity = context.identity()
-        runner = context.client.get_me()
+        view = StatusView(context, identity, show_secrets=show_secrets)
+        try:
+            view.runner = _me(context, identity)
+        except TransportError as error:
+            view.unreachable = error
     finally:
         context.close()
 
     if json_output:
-        print_json(
-            {
-                "identity": identity.to_json(show_secrets=show_secrets),
-                "controlPlane": runner.to_json(show_secrets=show_secrets),
-            }
+        print_json(view.to_json())
+    else:
+        echo(view.text())
+    if view.unreachable is not None:
+        raise view.unreachable
+
+
+def _me(context: AgentContext, identity: Identity) -> RunnerFull:
+    from runner_agent.errors import NotFoundError, RunnerGoneError
+
+    try:
+        return context.client.get_me()
+    except NotFoundError:
+        stored = context.state.load_identity() is not None
+        raise RunnerGoneError(
+            f"runner {identity.name} ({identity.runner_id}) no longer exists on "
+            "the control plane; run runner-agent register --force to register "
+            "this host anew",
+            path=str(context.state.file("identity.json")) if stored else "",
+        ) from None
+
+
+class StatusView:
+    """What ``status`` shows: the control plane's view and the host's own."""
+
+    def __init__(
+        self, context: AgentContext, identity: Identity, *, show_secrets: bool
+    ) -> None:
+        from runner_agent.doctor import agent_status
+
+        config = context.config
+        stored = context.state.file("identity.json")
+        self.identity = identity
+        self.identity_source = (
+            str(stored)
+            if stored.exists()
+            else f"runner_token ({config.origin('runner_token')})"
         )
-        return
-    echo(
-        fields(
-            [
-                ("runner", f"{runner.name} ({runner.id})"),
-                ("region", runner.region),
-                ("state", runner.state),
-                ("unschedulable", "yes" if runner.unschedulable else "no"),
-                ("last checked", runner.last_checked or "never"),
-                (
-                    "cpu / memory / disk",
-                    _capacity(runner.cpu, runner.memory_gib, runner.disk_gib),
-                ),
-                (
-                    "api key",
-                    runner.api_key.reveal() if show_secrets else runner.api_key.masked,
-                ),
+        self.show_secrets = show_secrets
+        self.client = context.client
+        self.intent = context.state.load_intent()
+        self.listen = config.local_api.listen
+        self.agent = agent_status(config)
+        self.runner: RunnerFull | None = None
+        self.unreachable: TransportError | None = None
+
+    def last_checked_age(self) -> float | None:
+        if self.runner is None:
+            return None
+        return seconds_since(self.runner.last_checked, server_now(self.client))
+
+    def warnings(self) -> list[str]:
+        state = self.runner.state if self.runner else None
+        return [_STATE_WARNINGS[state]] if state in _STATE_WARNINGS else []
+
+    def to_json(self) -> dict[str, Any]:
+        runner = self.runner
+        document: dict[str, Any] = {
+            "identity": {
+                **self.identity.to_json(show_secrets=self.show_secrets),
+                "source": self.identity_source,
+            },
+            "controlPlane": runner.to_json(show_secrets=self.show_secrets)
+            if runner
+            else None,
+            "lastCheckedAgeSeconds": self.last_checked_age(),
+            "intent": self.intent.to_json(),
+            "agent": self.agent,
+            "agentEndpoint": self.listen,
+            "warnings": self.warnings(),
+        }
+        if self.unreachable is not None:
+            document["error"] = str(self.unreachable)
+        return document
+
+    def text(self) -> str:
+        if self.runner is not None:
+            pairs = runner_fields(
+                self.runner, server_now(self.client), show_secrets=self.show_secrets
+            )
+        else:
+            pairs = [
+                ("runner", f"{self.identity.name} ({self.identity.runner_id})"),
+                ("control plane", f"unreachable: {self.unreachable}"),
             ]
-        )
-    )
+        text = fields([*pairs, *self._local_fields()])
+        warnings = "\n".join(f"warning: {line}" for line in self.warnings())
+        return f"{text}\n\n{warnings}" if warnings else text
+
+    def _local_fields(self) -> list[tuple[str, Any]]:
+        intent = self.intent
+        asked = [
+            f"draining since {intent.draining_since}" if intent.draining else "",
+            f"cordoned by the agent at {intent.cordoned_at}"
+            if intent.cordoned_by_agent
+            else "",
+        ]
+        pairs: list[tuple[str, Any]] = [
+            ("identity", self.identity_source),
+            ("intent", "; ".join(part for part in asked if part) or "none"),
+            ("agent", self._agent_summary()),
+        ]
+        beats = (self.agent or {}).get("healthcheck") or {}
+        for label, key in (
+            ("last healthcheck", "last"),
+            ("last accepted", "lastAccepted"),
+        ):
+            beat = beats.get(key)
+            if isinstance(beat, dict):
+                pairs.append((label, _beat(beat)))
+        return pairs
+
+    def _agent_summary(self) -> str:
+        if not self.listen:
+            return "local endpoint off (local_api.listen)"
+        if self.agent is None:
+            return f"not answering on {self.listen} (is the service running?)"
+        mode = self.agent.get("mode", "?")
+        if self.agent.get("ready"):
+            return f"{mode}, ready"
+        reasons = "; ".join(str(r) for r in self.agent.get("reasons") or [])
+        return f"{mode}, not ready: {reasons}"
 
 
-def _capacity(cpu: float | None, memory: float | None, disk: float | None) -> str:
-    def show(value: float | None, unit: str) -> str:
-        return "-" if value is None else f"{value:g}{unit}"
+_STATE_WARNINGS = {
+    "unresponsive": "the control plane marks this runner unresponsive: no "
+    "healthcheck accepted for 60s, or a service reported unhealthy; "
+    "run runner-agent doctor",
+    "initializing": "no healthcheck accepted yet: is the service running "
+    "(systemctl status runner-agent)?",
+    "decommissioned": "decommissioned: retired for good; runner-agent "
+    "deregister deletes it",
+}
 
-    return f"{show(cpu, '')} / {show(memory, ' GiB')} / {show(disk, ' GiB')}"
+
+def _beat(beat: dict[str, Any]) -> str:
+    latency = beat.get("latencyMs")
+    took = f" in {latency:.0f} ms" if isinstance(latency, int | float) else ""
+    return f"{beat.get('at', '?')}: {beat.get('result', '?')}{took}"
 
 
 def healthcheck(
@@ -112,7 +235,7 @@ def healthcheck(
     from runner_agent.context import AgentContext
     from runner_agent.payload import healthcheck_body
 
-    config = _config(config_path, api_url, state_dir, log_level)
+    config = this_runner_config(config_path, api_url, state_dir, log_level)
     context = AgentContext(config)
     monitor = HostMonitor(config)
     try:

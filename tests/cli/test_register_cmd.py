@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+
+from tests.cli.helpers import (
+    beat,
+    eventually,
+    fault,
+    finish,
+    org_client,
+    registered,
+    run_together,
+    runners,
+    start,
+    stored_token,
+)
 
 
 def test_register_then_again_changes_nothing(cli, agent_env, emulator, state_dir):
@@ -47,3 +61,158 @@ def test_register_against_an_unreachable_control_plane_exits_3(cli, agent_env):
 
     assert result.returncode == 3
     assert "cannot reach" in result.stderr
+
+
+def test_register_killed_between_create_and_identity_write_leaves_one_runner(
+    cli, agent_env, emulator, state_dir
+):
+    args = ("register", "--region-id", emulator.region_id, "--name", "host-9")
+    fault(emulator, method="POST", path="/runners", delayAfter=30)
+    process = start(*args, env=agent_env)
+    orphan = eventually(lambda: runners(emulator))[0]
+    had_identity = (state_dir / "identity.json").exists()
+    had_pending = (state_dir / "pending-registration.json").exists()
+    process.kill()
+    process.wait(timeout=30)
+
+    again = cli(*args, "--json", env=agent_env)
+    beat(emulator, stored_token(state_dir))
+    left = runners(emulator)
+
+    created = json.loads(again.stdout)
+    assert (had_identity, had_pending) == (False, True)
+    assert process.returncode == -signal.SIGKILL
+    assert again.returncode == 0, again.stderr
+    assert created["removedOrphan"] == orphan["id"]
+    assert [runner["id"] for runner in left] == [created["identity"]["runnerId"]]
+    assert left[0]["state"] == "ready"
+
+
+def test_two_registers_at_once_end_with_one_runner(agent_env, emulator, state_dir):
+    args = ("register", "--region-id", emulator.region_id, "--name", "host-2")
+
+    results = run_together([args, args], agent_env)
+
+    outputs = sorted(result.stdout.split(" ")[0] for result in results)
+    assert [result.returncode for result in results] == [0, 0]
+    assert outputs == ["Already", "Registered"]
+    assert len(runners(emulator)) == 1
+
+
+def test_register_takes_the_organization_key_from_a_file_or_a_credential(
+    agent_env, emulator, tmp_path
+):
+    key_file = tmp_path / "key"
+    key_file.write_text(emulator.organization_key + "\n")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "daytona-api-key").write_text(emulator.organization_key)
+    env = {k: v for k, v in agent_env.items() if k != "DAYTONA_API_KEY"}
+    from_file = {
+        **env,
+        "DAYTONA_API_KEY_FILE": str(key_file),
+        "RUNNER_AGENT_STATE_DIR": str(tmp_path / "a"),
+    }
+    from_credential = {
+        **env,
+        "CREDENTIALS_DIRECTORY": str(credentials),
+        "RUNNER_AGENT_STATE_DIR": str(tmp_path / "b"),
+    }
+    region = ("register", "--region-id", emulator.region_id)
+
+    results = [
+        finish(process)
+        for process in (
+            start(*region, "--name", "from-file", env=from_file),
+            start(*region, "--name", "from-credential", env=from_credential),
+        )
+    ]
+
+    assert [result.returncode for result in results] == [0, 0]
+    assert sorted(r["name"] for r in runners(emulator)) == [
+        "from-credential",
+        "from-file",
+    ]
+
+
+def test_register_on_a_host_whose_runner_was_deleted_exits_5_until_forced(
+    cli, agent_env, emulator, state_dir
+):
+    old = registered(emulator, state_dir)
+    with org_client(emulator) as client:
+        client.set_scheduling(old.runner_id, unschedulable=True)
+        client.delete_runner(old.runner_id)
+    args = ("register", "--region-id", emulator.region_id, "--name", "host-1")
+
+    gone = cli(*args, env=agent_env)
+    forced = cli(*args, "--force", "--json", env=agent_env)
+
+    assert gone.returncode == 5
+    assert "register --force" in gone.stderr
+    assert forced.returncode == 0
+    assert json.loads(forced.stdout)["replaced"] == old.runner_id
+    assert len(list(state_dir.glob("identity.replaced-*.json"))) == 1
+
+
+def test_register_refusals_exit_with_their_codes(agent_env, emulator, tmp_path):
+    with org_client(emulator) as client:
+        client.create_runner(region_id=emulator.region_id, name="taken")
+    wrong_key = {
+        **agent_env,
+        "DAYTONA_API_KEY": "dtn_wrong_organization_key_0000",
+        "RUNNER_AGENT_STATE_DIR": str(tmp_path / "other"),
+    }
+    region = ("register", "--region-id", emulator.region_id)
+
+    taken, refused, usage = [
+        finish(process)
+        for process in (
+            start(*region, "--name", "taken", env=agent_env),
+            start(*region, "--name", "fresh", env=wrong_key),
+            start(*region, "--no-such-flag", env=agent_env),
+        )
+    ]
+
+    assert taken.returncode == 1
+    assert "choose another with --name" in taken.stderr
+    assert refused.returncode == 4
+    assert "dtn_wrong_organization_key_0000" not in refused.stderr
+    assert usage.returncode == 2
+
+
+def test_register_wait_ready_returns_once_a_healthcheck_is_accepted(
+    agent_env, emulator, state_dir
+):
+    process = start(
+        "register",
+        "--region-id",
+        emulator.region_id,
+        "--wait-ready",
+        "--timeout",
+        "60s",
+        "--json",
+        env=agent_env,
+    )
+    eventually(lambda: (state_dir / "identity.json").exists())
+    beat(emulator, stored_token(state_dir))
+
+    result = finish(process)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "ready"
+    assert "waiting for the first healthcheck" in result.stderr
+
+
+def test_register_wait_ready_without_a_healthcheck_exits_1(cli, agent_env, emulator):
+    result = cli(
+        "register",
+        "--region-id",
+        emulator.region_id,
+        "--wait-ready",
+        "--timeout",
+        "1",
+        env=agent_env,
+    )
+
+    assert result.returncode == 1
+    assert "is the service running" in result.stderr

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
+import pytest
 from daytona_api_client.models import RunnerHealthcheck
+
+from runner_agent import lifecycle
+from runner_agent.state import StateDir
+from tests.cli.helpers import (
+    beat,
+    finish,
+    org_client,
+    registered,
+    start,
+    stored_token,
+)
 
 
 def register(cli, env, emulator) -> None:
@@ -53,3 +69,93 @@ def test_metrics_needs_no_network_and_prints_a_valid_body(cli, agent_env):
     assert result.returncode == 0
     assert parsed.metrics.cpu >= 1
     assert 0 <= parsed.metrics.current_memory_usage_percentage <= 100
+
+
+BEAT = {"at": "2026-01-05T10:00:00.000Z", "result": "accepted", "latencyMs": 35}
+AGENT_STATUS = {
+    "mode": "beating",
+    "ready": True,
+    "reasons": [],
+    "healthcheck": {"last": BEAT, "lastAccepted": BEAT},
+}
+
+
+@pytest.fixture
+def local_agent() -> Iterator[str]:
+    """A stand-in for the daemon's local endpoint; its ``host:port``."""
+
+    class Status(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(AGENT_STATUS).encode()
+            self.send_response(200 if self.path == "/status" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Status)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_status_shows_the_control_plane_beside_the_local_view(
+    agent_env, emulator, tmp_path, local_agent
+):
+    ready = registered(emulator, tmp_path / "ready", "ready-host")
+    sick = registered(emulator, tmp_path / "sick", "sick-host")
+    gone = registered(emulator, tmp_path / "gone", "gone-host")
+    beat(emulator, stored_token(tmp_path / "ready"))
+    unhealthy = [{"serviceName": "docker", "healthy": False}]
+    httpx.post(
+        f"{emulator.url}/runners/healthcheck",
+        json={"appVersion": "test", "serviceHealth": unhealthy},
+        headers={"Authorization": f"Bearer {stored_token(tmp_path / 'sick')}"},
+    ).raise_for_status()
+    with org_client(emulator) as client:
+        lifecycle.drain(client, StateDir(tmp_path / "ready"), ready.runner_id)
+        client.set_scheduling(gone.runner_id, unschedulable=True)
+        client.delete_runner(gone.runner_id)
+
+    def env(name: str, **extra: str) -> dict[str, str]:
+        return {
+            **agent_env,
+            "RUNNER_AGENT_STATE_DIR": str(tmp_path / name),
+            "RUNNER_AGENT_LISTEN": local_agent,
+            **extra,
+        }
+
+    offline = env("ready", DAYTONA_API_URL="http://127.0.0.1:9/api")
+    results = [
+        finish(process)
+        for process in (
+            start("status", env=env("ready")),
+            start("status", "--json", env=env("ready")),
+            start("status", env=env("sick")),
+            start("status", env=env("gone")),
+            start("status", "--json", env=offline),
+        )
+    ]
+
+    text, as_json, flagged, deleted, unreachable = results
+    seen = json.loads(as_json.stdout)
+    local = json.loads(unreachable.stdout)
+    assert [r.returncode for r in results] == [0, 0, 0, 5, 3]
+    assert "draining since" in text.stdout
+    assert "beating, ready" in text.stdout
+    assert "accepted in 35 ms" in text.stdout
+    assert seen["intent"]["draining"] is True
+    assert seen["agent"]["mode"] == "beating"
+    assert 0 <= seen["lastCheckedAgeSeconds"] < 60
+    assert seen["identity"]["runnerToken"].startswith("****")
+    assert "unresponsive" in flagged.stdout
+    assert "warning:" in flagged.stdout
+    assert "no longer exists" in deleted.stderr
+    assert "register --force" in deleted.stderr
+    assert local["controlPlane"] is None
+    assert local["identity"]["runnerId"] == ready.runner_id
+    assert "cannot reach" in unreachable.stderr
+    assert sick.runner_id in flagged.stdout
