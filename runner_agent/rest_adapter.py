@@ -1,0 +1,521 @@
+"""The runners API mirrored under ``/v1`` for local tools: a WSGI application.
+
+Each route forwards to the control plane through :class:`RunnersClient` with
+the keys of the configuration, and answers the API's own status codes and
+error bodies (``{path, timestamp, statusCode, error, message}``)::
+
+    GET     /v1/runners?regionId=            list runners
+    POST    /v1/runners                      create runner (201)
+    GET     /v1/runners/me                   this runner (runner key)
+    GET     /v1/runners/me/snapshots         snapshots of this runner
+    GET     /v1/runners/by-sandbox/{id}      runner of a sandbox (proxy key)
+    GET     /v1/runners/by-snapshot-ref?ref= runners holding a snapshot
+    POST    /v1/runners/healthcheck          send a healthcheck (no body:
+                                             measure this host)
+    GET     /v1/runners/{id}                 runner by id
+    GET     /v1/runners/{id}/full            runner by id, full (proxy key)
+    DELETE  /v1/runners/{id}                 delete runner (204)
+    PATCH   /v1/runners/{id}/scheduling      {"unschedulable": bool}
+    PATCH   /v1/runners/{id}/draining        {"draining": bool}
+
+Reads are open on loopback; mutations need ``Authorization: Bearer`` with
+``local_api.token`` (403 while no token is configured, 401 for a wrong one),
+and beyond loopback every route needs it. Keys never leave unmasked: a
+runner's ``apiKey`` is masked, and a created runner's one-time key is
+written to ``<state_dir>/created-runners/<id>.json`` (0600, in the format
+of ``identity.json``) and answered masked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import structlog
+
+from runner_agent.client import RunnersClient
+from runner_agent.config import Config
+from runner_agent.config.loader import check_rest_exposure
+from runner_agent.config.values import is_loopback
+from runner_agent.credentials import redact
+from runner_agent.errors import (
+    ApiError,
+    ApiTimeoutError,
+    MissingCredentialError,
+    RateLimitedError,
+    RunnerAgentError,
+    StateError,
+)
+from runner_agent.models import CreatedRunner
+from runner_agent.state import Identity, StateDir, utc_now
+
+__all__ = [
+    "CREATED_RUNNERS_DIR",
+    "CreatedRunnerKeys",
+    "RestAdapter",
+    "WsgiApp",
+    "build_rest_app",
+    "check_rest_exposure",
+    "created_runner_json",
+    "scrub",
+]
+
+log = structlog.get_logger(__name__)
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+CREATED_RUNNERS_DIR: Final = "created-runners"
+MAX_BODY: Final = 64 * 1024
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_CREATE_FIELDS = frozenset({"regionId", "name", "tags", "sandboxClass"})
+
+
+def build_rest_app(config: Config, client: RunnersClient) -> WsgiApp:
+    """The REST adapter over ``client``, to mount at ``/v1``."""
+    return RestAdapter(config, client)
+
+
+def scrub(document: Any) -> Any:
+    """``document`` with every known key masked wherever a string holds it."""
+    if isinstance(document, str):
+        return redact(document)
+    if isinstance(document, dict):
+        return {key: scrub(value) for key, value in document.items()}
+    if isinstance(document, list | tuple):
+        return [scrub(item) for item in document]
+    return document
+
+
+class CreatedRunnerKeys:
+    """Where the one-time key of a runner created here is kept.
+
+    Each file is ``<state_dir>/created-runners/<id>.json``, mode 0600, in the
+    format of ``identity.json``: installed as that file in the state
+    directory of the host that is to run the runner, it is its identity.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.store = StateDir(Path(state_dir) / CREATED_RUNNERS_DIR)
+
+    def check_writable(self) -> None:
+        """Fail before a create, not after it, when the key could not be kept."""
+        self.store.ensure()
+        if not os.access(self.store.path, os.W_OK | os.X_OK):
+            raise StateError(
+                "cannot write the keys of new runners here", path=str(self.store.path)
+            )
+
+    def keep(
+        self, created: CreatedRunner, *, name: str, region_id: str, api_url: str
+    ) -> Path:
+        if not _SAFE_ID.match(created.id):
+            raise StateError(f"the new runner's id {created.id!r} is not a file name")
+        identity = Identity(
+            runner_id=created.id,
+            token=created.api_key,
+            name=name,
+            region_id=region_id,
+            api_url=api_url,
+            registered_at=utc_now(),
+        )
+        name_on_disk = f"{created.id}.json"
+        self.store.write_json(name_on_disk, identity.to_json(show_secrets=True))
+
+        return self.store.file(name_on_disk)
+
+
+def created_runner_json(
+    created: CreatedRunner, key_file: Path, *, show_secrets: bool = False
+) -> dict[str, Any]:
+    """The answer to a create: the key masked, and where it was written."""
+    key = created.api_key
+    return {
+        "id": created.id,
+        "apiKey": key.reveal() if show_secrets else key.masked,
+        "keyFile": str(key_file),
+        "note": (
+            "The control plane shows a runner's key once. It was written to "
+            "keyFile (mode 0600); install that file as identity.json in the "
+            "state directory of the host that will run this runner."
+        ),
+    }
+
+
+class HttpError(Exception):
+    """An answer decided by the adapter itself, not by the control plane."""
+
+    def __init__(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        super().__init__(message)
+
+
+@dataclass
+class Request:
+    """What a handler needs of one WSGI request."""
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    params: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any]) -> Request:
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        return cls(
+            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+            path=str(environ.get("PATH_INFO", "")) or "/",
+            query_string=str(environ.get("QUERY_STRING", "")),
+            headers=headers,
+            body=_read_body(environ),
+        )
+
+    @property
+    def full_path(self) -> str:
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    def json(self) -> Any:
+        """The decoded body; None when there is none."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise HttpError(400, "The body is not valid JSON") from None
+
+    def query_value(self, name: str) -> str | None:
+        values = parse_qs(self.query_string).get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A status and a JSON document (None: no body)."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[["RestAdapter", Request], Answer]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method and path pattern of the adapter."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+    @property
+    def mutating(self) -> bool:
+        return self.method not in ("GET", "HEAD")
+
+
+class RestAdapter:
+    """The WSGI application of the ``/v1`` routes."""
+
+    def __init__(self, config: Config, client: RunnersClient) -> None:
+        self.config = config
+        self.client = client
+        self.keys = CreatedRunnerKeys(config.state_dir)
+        address = config.local_api.address
+        self.remote = address is not None and not is_loopback(address[0])
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        try:
+            request = Request.from_environ(environ)
+        except HttpError as error:
+            unread = Request(method="?", path=str(environ.get("PATH_INFO", "")))
+            return _send(start_response, _error_answer(unread, error))
+
+        answer = self._answer(request)
+        if request.method != "GET" or answer.status >= 400:
+            log.info(
+                "rest_request",
+                method=request.method,
+                path=request.path,
+                status=answer.status,
+            )
+        return _send(start_response, answer)
+
+    def _answer(self, request: Request) -> Answer:
+        try:
+            route = self._route(request)
+            self._authorize(request, route)
+            return _scrubbed(route.handler(self, request))
+        except HttpError as error:
+            return _error_answer(request, error)
+        except ApiError as error:
+            return _error_answer(request, _from_api_error(error))
+        except MissingCredentialError as error:
+            return _error_answer(request, HttpError(503, error.reason))
+        except RunnerAgentError as error:
+            return _error_answer(request, HttpError(500, str(error)))
+        except Exception:
+            # The boundary of the adapter: the daemon must keep serving.
+            log.exception("rest_handler_failed", method=request.method)
+            return _error_answer(request, HttpError(500, "Internal server error"))
+
+    def _route(self, request: Request) -> Route:
+        allowed: list[str] = []
+        for route in ROUTES:
+            match = route.pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            if route.method == request.method:
+                request.params = match.groupdict()
+                return route
+            allowed.append(route.method)
+        if allowed:
+            raise HttpError(
+                405,
+                f"Cannot {request.method} {request.path}",
+                {"Allow": ", ".join(allowed)},
+            )
+        raise HttpError(404, f"Cannot {request.method} {request.path}")
+
+    def _authorize(self, request: Request, route: Route) -> None:
+        token = self.config.local_api.token
+        if not route.mutating and not self.remote:
+            return
+        if token is None:
+            raise HttpError(
+                403,
+                "Changes through the local REST adapter are off: set "
+                "local_api.token_file (or RUNNER_AGENT_LOCAL_TOKEN) and send "
+                "it as a bearer token",
+            )
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        expected = token.reveal().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), expected
+        ):
+            raise HttpError(
+                401,
+                "Missing or wrong bearer token",
+                {"WWW-Authenticate": 'Bearer realm="runner-agent"'},
+            )
+
+    # The handlers, one per route.
+
+    def list_runners(self, request: Request) -> Answer:
+        runners = self.client.list_runners(request.query_value("regionId"))
+        return Answer(200, [runner.to_json() for runner in runners])
+
+    def create_runner(self, request: Request) -> Answer:
+        body = _object_body(request)
+        unknown = sorted(set(body) - _CREATE_FIELDS)
+        if unknown:
+            raise HttpError(400, f"property {unknown[0]} should not exist")
+        region_id = _text_field(body, "regionId")
+        name = _text_field(body, "name")
+        tags = _tags_field(body)
+        sandbox_class = body.get("sandboxClass")
+        if sandbox_class is not None and not isinstance(sandbox_class, str):
+            raise HttpError(400, "sandboxClass must be a string")
+        try:
+            self.keys.check_writable()
+        except StateError as error:
+            raise HttpError(
+                500, f"the runner was not created: its key could not be kept: {error}"
+            ) from None
+
+        created = self.client.create_runner(
+            region_id=region_id, name=name, tags=tags, sandbox_class=sandbox_class
+        )
+        path = self.keys.keep(
+            created, name=name, region_id=region_id, api_url=self.config.api_url
+        )
+        return Answer(201, created_runner_json(created, path))
+
+    def get_me(self, request: Request) -> Answer:
+        return Answer(200, self.client.get_me().to_json())
+
+    def get_my_snapshots(self, request: Request) -> Answer:
+        return Answer(200, self.client.get_my_snapshots())
+
+    def get_by_sandbox(self, request: Request) -> Answer:
+        runner = self.client.get_by_sandbox(request.params["id"])
+        return Answer(200, runner.to_json())
+
+    def get_by_snapshot_ref(self, request: Request) -> Answer:
+        ref = request.query_value("ref")
+        if not ref:
+            raise HttpError(400, "ref is required")
+        holders = self.client.get_by_snapshot_ref(ref)
+        return Answer(200, [holder.to_json() for holder in holders])
+
+    def healthcheck(self, request: Request) -> Answer:
+        body = request.json()
+        if body is None:
+            body = self._measure()
+        elif not isinstance(body, dict):
+            raise HttpError(400, "The body must be a JSON object (RunnerHealthcheck)")
+        self.client.send_healthcheck(body)
+        return Answer(200)
+
+    def get_runner(self, request: Request) -> Answer:
+        return Answer(200, self.client.get_runner(request.params["id"]).to_json())
+
+    def get_runner_full(self, request: Request) -> Answer:
+        runner = self.client.get_runner_full(request.params["id"])
+        return Answer(200, runner.to_json())
+
+    def delete_runner(self, request: Request) -> Answer:
+        self.client.delete_runner(request.params["id"])
+        return Answer(204)
+
+    def set_scheduling(self, request: Request) -> Answer:
+        unschedulable = _flag_field(_object_body(request), "unschedulable")
+        runner = self.client.set_scheduling(
+            request.params["id"], unschedulable=unschedulable
+        )
+        return Answer(200, runner.to_json())
+
+    def set_draining(self, request: Request) -> Answer:
+        draining = _flag_field(_object_body(request), "draining")
+        runner = self.client.set_draining(request.params["id"], draining=draining)
+        return Answer(200, runner.to_json())
+
+    def _measure(self) -> dict[str, Any]:
+        from runner_agent.collectors import HostMonitor
+        from runner_agent.payload import healthcheck_body
+
+        monitor = HostMonitor(self.config)
+        try:
+            monitor.collect_once()
+            return healthcheck_body(self.config.runner, monitor)
+        finally:
+            monitor.close()
+
+
+def _path(method: str, path: str, handler: Handler) -> Route:
+    pattern = re.compile(path.replace("{id}", r"(?P<id>[^/]+)"))
+    return Route(method, pattern, handler)
+
+
+# Fixed paths come before /v1/runners/{id}, which would swallow them.
+ROUTES: Final[tuple[Route, ...]] = (
+    _path("GET", "/v1/runners", RestAdapter.list_runners),
+    _path("POST", "/v1/runners", RestAdapter.create_runner),
+    _path("GET", "/v1/runners/me", RestAdapter.get_me),
+    _path("GET", "/v1/runners/me/snapshots", RestAdapter.get_my_snapshots),
+    _path("GET", "/v1/runners/by-sandbox/{id}", RestAdapter.get_by_sandbox),
+    _path("GET", "/v1/runners/by-snapshot-ref", RestAdapter.get_by_snapshot_ref),
+    _path("POST", "/v1/runners/healthcheck", RestAdapter.healthcheck),
+    _path("GET", "/v1/runners/{id}", RestAdapter.get_runner),
+    _path("DELETE", "/v1/runners/{id}", RestAdapter.delete_runner),
+    _path("GET", "/v1/runners/{id}/full", RestAdapter.get_runner_full),
+    _path("PATCH", "/v1/runners/{id}/scheduling", RestAdapter.set_scheduling),
+    _path("PATCH", "/v1/runners/{id}/draining", RestAdapter.set_draining),
+)
+
+
+def _read_body(environ: Mapping[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise HttpError(400, "Content-Length is not a number") from None
+    if length > MAX_BODY:
+        raise HttpError(413, f"The body is larger than {MAX_BODY} bytes")
+    if length <= 0:
+        return b""
+    data: bytes = environ["wsgi.input"].read(length)
+    return data
+
+
+def _object_body(request: Request) -> dict[str, Any]:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HttpError(400, "The body must be a JSON object")
+    return body
+
+
+def _text_field(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise HttpError(400, f"{name} must be a non-empty string")
+    return value
+
+
+def _tags_field(body: Mapping[str, Any]) -> list[str] | None:
+    tags = body.get("tags")
+    if tags is None:
+        return None
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise HttpError(400, "tags must be a list of strings")
+    return tags
+
+
+def _flag_field(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise HttpError(400, f"{name} must be a boolean value")
+    return value
+
+
+def _from_api_error(error: ApiError) -> HttpError:
+    status = error.status
+    if not status:
+        status = 504 if isinstance(error, ApiTimeoutError) else 502
+    headers = {}
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return HttpError(status, error.message, headers)
+
+
+def _scrubbed(answer: Answer) -> Answer:
+    if answer.body is None:
+        return answer
+    return Answer(answer.status, scrub(answer.body), answer.headers)
+
+
+def _error_answer(request: Request, error: HttpError) -> Answer:
+    document = {
+        "path": request.full_path,
+        "timestamp": utc_now(),
+        "statusCode": error.status,
+        "error": _reason(error.status),
+        "message": redact(error.message),
+    }
+    return Answer(error.status, document, error.headers)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _send(start_response: StartResponse, answer: Answer) -> list[bytes]:
+    headers = list(answer.headers.items())
+    data = b""
+    if answer.body is not None:
+        data = json.dumps(answer.body).encode()
+        headers.append(("Content-Type", "application/json"))
+    headers.append(("Content-Length", str(len(data))))
+    start_response(f"{answer.status} {_reason(answer.status)}", headers)
+    return [data]
