@@ -179,8 +179,18 @@ class RunnersClient:
         data = self._request("draining", "organization", "PATCH", path, body)
         return Runner.from_api(data)
 
-    def send_healthcheck(self, body: Mapping[str, Any]) -> None:
-        self._request("healthcheck", "runner", "POST", "/runners/healthcheck", body)
+    def send_healthcheck(
+        self, body: Mapping[str, Any], *, timeout: float | None = None
+    ) -> None:
+        """Send a healthcheck; ``timeout`` replaces the client's for this one."""
+        self._request(
+            "healthcheck",
+            "runner",
+            "POST",
+            "/runners/healthcheck",
+            body,
+            timeout=timeout,
+        )
 
     def get_my_snapshots(self) -> list[str]:
         data = self._request(
@@ -201,13 +211,19 @@ class RunnersClient:
         body: Mapping[str, Any] | None = None,
         *,
         params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         headers = self._auth_headers(role, operation)
         context = _Where(operation=operation, method=method, path=path)
         started = time.monotonic()
         try:
             response = self._http.request(
-                method, path, json=body, params=params, headers=headers
+                method,
+                path,
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TimeoutException as error:
             raise errors.ApiTimeoutError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -44,6 +45,7 @@ def run(
 
     Example: runner-agent run --config /etc/runner-agent/config.toml
     """
+    _leave_out_unused_libraries()
     overrides = flags(
         api_url=("--api-url", api_url),
         state_dir=("--state-dir", str(state_dir) if state_dir else None),
@@ -62,3 +64,17 @@ def run(
 
     code = Daemon(config, reload_config=reload).run()
     raise typer.Exit(code)
+
+
+def _leave_out_unused_libraries() -> None:
+    """Keep rich and pygments out of the daemon's memory.
+
+    httpx imports its own command line, and structlog its pretty
+    tracebacks, whenever rich is installed (the command line's help needs
+    it); the daemon uses neither, and on every runner host they would cost
+    several megabytes for as long as it runs. Both libraries treat a failed
+    import as "not installed".
+    """
+    for name in ("rich", "pygments"):
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]

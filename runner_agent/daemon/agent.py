@@ -128,6 +128,7 @@ class Daemon:
         self._warn_about_interval()
 
         self.monitor = HostMonitor(config)
+        self.status.host_report = self.monitor.local_report
         for job in self.monitor.jobs():
             self.scheduler.add_periodic(job)
         telemetry = self._start_local_api()
@@ -137,6 +138,7 @@ class Daemon:
             lambda: healthcheck_body(self.config.runner, self._monitor()),
             self.status,
             _policy(config),
+            timeout=config.healthcheck.timeout,
             on_beat=self._after_beat
             if telemetry is None
             else _chain(telemetry.observe_beat, self._after_beat),
@@ -151,7 +153,12 @@ class Daemon:
             on_decommissioned=self._runner_decommissioned,
         )
         self.scheduler.add_self_paced(
-            HEARTBEAT, self._beat, fallback_interval=config.healthcheck.interval
+            HEARTBEAT,
+            self._beat,
+            # Only a safety net: each beat sets the next one itself. It must
+            # not fall due while a slow beat is still running.
+            fallback_interval=2 * config.healthcheck.interval
+            + config.healthcheck.timeout,
         )
         # The runner's state is read once before the first beat, so that the
         # change that beat brings about (initializing to ready) is seen.
@@ -295,10 +302,15 @@ class Daemon:
         from runner_agent.httpserver import serve_in_thread
 
         telemetry = Telemetry(self.status)
+        mounts = {}
+        if self.config.local_api.rest:
+            from runner_agent.rest_adapter import build_rest_app
+
+            mounts["/v1"] = build_rest_app(self.config, self.context.client)
         host, port = address
         try:
             self.server = serve_in_thread(
-                LocalApi(self.status, telemetry),
+                LocalApi(self.status, telemetry, mounts=mounts),
                 host=host,
                 port=port,
                 threads=2,

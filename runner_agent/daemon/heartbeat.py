@@ -109,12 +109,14 @@ class Heartbeat:
         status: AgentStatus,
         policy: BeatPolicy,
         *,
+        timeout: float,
         on_beat: Callable[[BeatRecord], None] | None = None,
     ) -> None:
         self.client = client
         self.build_body = build_body
         self.status = status
         self.policy = policy
+        self.timeout = timeout
         self.failures = FailureLog("healthcheck")
         self._on_beat = on_beat
 
@@ -124,7 +126,7 @@ class Heartbeat:
         started = time.monotonic()
         error: errors.RunnerAgentError | None = None
         try:
-            self.client.send_healthcheck(body)
+            self.client.send_healthcheck(body, timeout=self.timeout)
             result = ACCEPTED
         except errors.RunnerAgentError as failure:
             error, result = failure, classify(failure)

@@ -32,8 +32,6 @@ def apply_reload(daemon: Daemon, new: Config) -> None:
     needs_restart = [
         key for key in _RESTART_ONLY if getattr(old, key) != getattr(new, key)
     ]
-    if old.healthcheck.timeout != new.healthcheck.timeout:
-        needs_restart.append("healthcheck.timeout")
     kept = {key: getattr(old, key) for key in _RESTART_ONLY}
     config = dataclasses.replace(new, **kept)
     daemon.config = config
@@ -60,6 +58,7 @@ def _apply_timing(daemon: Daemon, old: Config, new: Config) -> None:
 
     if daemon.heartbeat is not None and old.healthcheck != new.healthcheck:
         daemon.heartbeat.policy = _policy(new)
+        daemon.heartbeat.timeout = new.healthcheck.timeout
         daemon.status.interval = new.healthcheck.interval
         if old.healthcheck.interval != new.healthcheck.interval:
             daemon.scheduler.reschedule(HEARTBEAT, daemon.heartbeat.policy.regular())

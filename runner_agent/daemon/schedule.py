@@ -13,6 +13,7 @@ and pulls a job forward if a clock step left it stranded in the future.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -72,6 +73,8 @@ class Scheduler:
         self._due: dict[str, float] = {}
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._closing = False
 
     def add_periodic(self, job: PeriodicJob, *, jitter: float = 0.0) -> None:
         first = 0.0 if job.run_at_start else job.interval
@@ -112,6 +115,8 @@ class Scheduler:
     def reschedule(self, name: str, delay: float) -> None:
         """Run ``name`` next in ``delay`` seconds (0 runs it now)."""
         with self._lock:
+            if self._closing:
+                return
             self._due[name] = time.monotonic() + delay
         when = datetime.now(UTC) + timedelta(seconds=delay)
         try:
@@ -144,11 +149,23 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()
 
-    def shutdown(self, wait: bool = True) -> None:
-        try:
-            self._scheduler.shutdown(wait=wait)
-        except SchedulerNotRunningError:
-            return
+    def shutdown(self, wait: bool = True, timeout: float = 30.0) -> None:
+        """Stop planning runs; with ``wait``, let running jobs finish.
+
+        APScheduler's own waiting shutdown holds the job store's lock while
+        it waits, and a self-paced job rescheduling itself at the end of its
+        run needs that lock: they would wait for each other for ever. So
+        rescheduling is turned off first and the waiting is done here.
+        """
+        with self._lock:
+            self._closing = True
+        with contextlib.suppress(SchedulerNotRunningError):
+            self._scheduler.shutdown(wait=False)
+        if wait:
+            deadline = time.monotonic() + timeout
+            with self._idle:
+                while self._running and time.monotonic() < deadline:
+                    self._idle.wait(max(0.0, deadline - time.monotonic()))
 
     def _guarded(self, name: str, run: Callable[[], Any]) -> Callable[[], Any]:
         """Run a job so that an unexpected error is logged, never lost."""
@@ -166,5 +183,6 @@ class Scheduler:
             finally:
                 with self._lock:
                     self._running.discard(name)
+                    self._idle.notify_all()
 
         return guarded

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -71,7 +72,7 @@ class AgentStatus:
     runner: Runner | None = None
     runner_seen_at: str = ""
     intent: Intent = field(default_factory=Intent)
-    host: dict[str, Any] = field(default_factory=dict)
+    host_report: Callable[[], dict[str, Any]] | None = None
     started_at: str = field(default_factory=utc_now)
     started_monotonic: float = field(default_factory=time.monotonic)
     loop_monotonic: float = field(default_factory=time.monotonic)
@@ -153,7 +154,7 @@ class AgentStatus:
                 },
                 "controlPlane": _runner_json(runner, self.runner_seen_at),
                 "intent": self.intent.to_json(),
-                "host": dict(self.host),
+                "host": self.host_report() if self.host_report else None,
                 "lastPayload": self.last_payload,
             }
 

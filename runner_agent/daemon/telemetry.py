@@ -111,6 +111,8 @@ class _StatusCollector(Collector):
             )
         yield from _runner_gauges(status)
         yield from _host_gauges(status.last_payload)
+        if status.host_report is not None:
+            yield from _local_gauges(status.host_report())
 
 
 def _runner_gauges(status: AgentStatus) -> Iterator[GaugeMetricFamily]:
@@ -139,6 +141,36 @@ def _host_gauges(payload: dict[str, Any] | None) -> Iterator[GaugeMetricFamily]:
         value = metrics.get(field)
         if isinstance(value, int | float):
             yield _gauge(f"runner_agent_host_{name}", help_text, value)
+
+
+def _local_gauges(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    """What the API has no field for: pressure, inodes, collector health."""
+    pressure = GaugeMetricFamily(
+        "runner_agent_host_pressure_percent",
+        "Pressure stall information of the host (/proc/pressure)",
+        labels=["resource", "kind", "window"],
+    )
+    for resource, figures in (report.get("pressure") or {}).items():
+        for key, value in (figures or {}).items():
+            kind, window = key[:4], key[4:].lower()
+            if isinstance(value, int | float):
+                pressure.add_metric([resource, kind, window], float(value))
+    yield pressure
+    inodes = (report.get("disk") or {}).get("inodesUsedPercent")
+    if isinstance(inodes, int | float):
+        yield _gauge(
+            "runner_agent_host_inodes_used_percent",
+            "Inodes used on the disk path",
+            inodes,
+        )
+    healthy = GaugeMetricFamily(
+        "runner_agent_collector_ok",
+        "1 when the collector's last run succeeded",
+        labels=["collector"],
+    )
+    for name, collector in (report.get("collectors") or {}).items():
+        healthy.add_metric([name], 1.0 if collector.get("ok") else 0.0)
+    yield healthy
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:

@@ -1,0 +1,229 @@
+"""CPU per healthcheck and steady memory of ``runner-agent run``.
+
+Both are compared with a reference measured in the same run: a bare loop
+that does what any agent must (psutil measurements, one long-lived httpx
+client, a JSON POST per beat) and nothing else. The control plane is the
+emulator, in a process of its own so that its work is not counted.
+
+CPU is read from ``/proc/<pid>/stat`` (user + system ticks) over a steady
+window after start-up; memory is ``VmRSS`` from ``/proc/<pid>/status`` at
+the end of that window. Run it with the project's virtual environment::
+
+    .venv/bin/python bench/daemon.py
+
+Sample output (2-core machine)::
+
+    beats         agent 300   reference 300   (interval 0.05 s, 15 s window)
+    CPU per beat  agent 1.10 ms   reference 0.80 ms   ratio 1.38
+    steady RSS    agent 33.9 MB   reference 29.5 MB   ratio 1.15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+REFERENCE_LOOP = """
+import json, os, sys, time
+import httpx, psutil
+
+url, key, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
+client = httpx.Client(headers={"Authorization": f"Bearer {key}"})
+psutil.cpu_percent(interval=None)
+while True:
+    started = time.monotonic()
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage("/")
+    load = os.getloadavg()[2] / (psutil.cpu_count() or 1)
+    body = {
+        "metrics": {
+            "currentCpuLoadAverage": load,
+            "currentCpuUsagePercentage": psutil.cpu_percent(interval=None),
+            "currentMemoryUsagePercentage": memory.percent,
+            "currentDiskUsagePercentage": disk.percent,
+            "currentAllocatedCpu": 0, "currentAllocatedMemoryGiB": 0,
+            "currentAllocatedDiskGiB": 0, "currentSnapshotCount": 0,
+            "currentStartedSandboxes": 0, "cpu": psutil.cpu_count(),
+            "memoryGiB": memory.total / 2**30, "diskGiB": disk.total / 2**30,
+        },
+        "appVersion": "reference",
+    }
+    client.post(f"{url}/runners/healthcheck", json=body).raise_for_status()
+    time.sleep(max(0.0, interval - (time.monotonic() - started)))
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def healthcheck_count(control_url: str, runner_id: str) -> int:
+    state = httpx.get(f"{control_url}/state").json()
+    for runner in state["runners"]:
+        if runner["id"] == runner_id:
+            return int(runner["healthcheckCount"])
+    return 0
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runner_agent",
+            "emulator",
+            "--json",
+            "--unresponsive-after",
+            "600s",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert emulator.stdout is not None
+    return emulator, json.loads(emulator.stdout.readline())
+
+
+def create_runner(emulator: dict[str, str], name: str) -> tuple[str, str]:
+    answer = httpx.post(
+        f"{emulator['url']}/runners",
+        json={"regionId": emulator["regionId"], "name": name},
+        headers={"Authorization": f"Bearer {emulator['organizationKey']}"},
+    )
+    answer.raise_for_status()
+    created = answer.json()
+    return created["id"], created["apiKey"]
+
+
+def measure(
+    process: subprocess.Popen[str],
+    count: Callable[[], int],
+    warmup: float,
+    window: float,
+) -> tuple[int, float, float]:
+    """Beats, CPU seconds and RSS over ``window`` after ``warmup``."""
+    time.sleep(warmup)
+    beats0, cpu0 = count(), cpu_seconds(process.pid)
+    time.sleep(window)
+    beats1, cpu1 = count(), cpu_seconds(process.pid)
+    return beats1 - beats0, cpu1 - cpu0, rss_mb(process.pid)
+
+
+def run_agent(
+    emulator: dict[str, str], interval: float, workdir: Path
+) -> subprocess.Popen[str]:
+    config = workdir / "agent.toml"
+    config.write_text(
+        f'api_url = "{emulator["url"]}"\n'
+        f'state_dir = "{workdir / "state"}"\n'
+        f'log_level = "warning"\n'
+        f'[runner]\nregion_id = "{emulator["regionId"]}"\nname = "bench-agent"\n'
+        f"[healthcheck]\ninterval = {interval}\n"
+        f'[local_api]\nlisten = "127.0.0.1:0"\n'
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DAYTONA_API_KEY": emulator["organizationKey"],
+        "RUNNER_AGENT_CONFIG": str(config),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner_agent", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    options = parser.parse_args()
+
+    emulator_process, emulator = start_emulator()
+    workdir = Path(tempfile.mkdtemp(prefix="runner-agent-bench-"))
+    try:
+        agent = run_agent(emulator, options.interval, workdir)
+        while not (workdir / "state" / "identity.json").exists():
+            time.sleep(0.05)
+        agent_id = json.loads((workdir / "state" / "identity.json").read_text())[
+            "runnerId"
+        ]
+        agent_result = measure(
+            agent,
+            lambda: healthcheck_count(emulator["controlUrl"], agent_id),
+            options.warmup,
+            options.window,
+        )
+        agent.terminate()
+        agent.wait(30)
+
+        reference_id, reference_key = create_runner(emulator, "bench-reference")
+        reference = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                REFERENCE_LOOP,
+                emulator["url"],
+                reference_key,
+                str(options.interval),
+            ],
+        )
+        reference_result = measure(
+            reference,
+            lambda: healthcheck_count(emulator["controlUrl"], reference_id),
+            options.warmup,
+            options.window,
+        )
+        reference.terminate()
+        reference.wait(30)
+    finally:
+        emulator_process.terminate()
+        emulator_process.wait(30)
+
+    report(agent_result, reference_result, options.interval, options.window)
+
+
+def report(
+    agent: tuple[int, float, float],
+    reference: tuple[int, float, float],
+    interval: float,
+    window: float,
+) -> None:
+    agent_ms = agent[1] / max(agent[0], 1) * 1000
+    reference_ms = reference[1] / max(reference[0], 1) * 1000
+    print(
+        f"beats         agent {agent[0]}   reference {reference[0]}   "
+        f"(interval {interval:g} s, {window:g} s window)"
+    )
+    print(
+        f"CPU per beat  agent {agent_ms:.2f} ms   reference {reference_ms:.2f} ms   "
+        f"ratio {agent_ms / reference_ms:.2f}"
+    )
+    print(
+        f"steady RSS    agent {agent[2]:.1f} MB   reference {reference[2]:.1f} MB   "
+        f"ratio {agent[2] / reference[2]:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

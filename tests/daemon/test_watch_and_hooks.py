@@ -1,0 +1,116 @@
+"""The state watch: each change logged once, hooks run with the event."""
+
+from __future__ import annotations
+
+import stat
+
+from tests.daemon.conftest import control, org, the_runner
+
+
+def hook_script(tmp_path, name: str):
+    """A hook that appends its environment to a record, one block a run."""
+    script = tmp_path / name
+    record = tmp_path / f"{name}.env"
+    script.write_text(f"#!/bin/sh\n{{ env; echo ----; }} >> {record}\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, record
+
+
+def records(path) -> list[dict]:
+    if not path.exists():
+        return []
+    blocks = path.read_text().split("----\n")
+    return [
+        dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        for block in blocks
+        if block.strip()
+    ]
+
+
+def test_each_state_change_is_logged_once_and_runs_the_hook(
+    emulator, config_file, start_agent, tmp_path
+):
+    script, record = hook_script(tmp_path, "on-change")
+    config = config_file(
+        '[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n'
+        f'[hooks]\non_state_change = "{script}"\n'
+    )
+    agent = start_agent(config)
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+    runner_id = the_runner(emulator)["id"]
+
+    org(
+        emulator,
+        "PATCH",
+        f"/runners/{runner_id}/scheduling",
+        json={"unschedulable": True},
+    )
+    agent.wait_for("runner_state_changed", lambda e: e["new_unschedulable"] is True)
+    org(
+        emulator,
+        "PATCH",
+        f"/runners/{runner_id}/scheduling",
+        json={"unschedulable": False},
+    )
+    agent.wait_for("runner_state_changed", lambda e: e["new_unschedulable"] is False)
+    agent.wait_for("hook_ran", lambda e: len(records(record)) >= 3)
+    agent.stop()
+
+    changes = [
+        (e["old_state"], e["new_state"], e["new_unschedulable"])
+        for e in agent.named("runner_state_changed")
+    ]
+    hooks = records(record)
+    assert changes == [
+        ("initializing", "ready", False),
+        ("ready", "ready", True),
+        ("ready", "ready", False),
+    ]
+    assert hooks[1]["RUNNER_AGENT_EVENT"] == "state_changed"
+    assert hooks[1]["RUNNER_AGENT_RUNNER_ID"] == runner_id
+    assert hooks[1]["RUNNER_AGENT_OLD_UNSCHEDULABLE"] == "false"
+    assert hooks[1]["RUNNER_AGENT_NEW_UNSCHEDULABLE"] == "true"
+    assert hooks[0]["RUNNER_AGENT_NEW_STATE"] == "ready"
+    assert "DAYTONA_API_KEY" not in hooks[0]
+    assert emulator.organization_key not in record.read_text()
+
+
+def test_decommissioned_runs_its_hook_and_can_end_the_agent(
+    emulator, config_file, start_agent, tmp_path
+):
+    script, record = hook_script(tmp_path, "on-decommissioned")
+    config = config_file(
+        '[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n'
+        f'[hooks]\non_decommissioned = "{script}"\n'
+        "[lifecycle]\nexit_when_decommissioned = true\n"
+    )
+    agent = start_agent(config)
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+    runner_id = the_runner(emulator)["id"]
+
+    org(emulator, "PATCH", f"/runners/{runner_id}/draining", json={"draining": True})
+    code = agent.process.wait(timeout=20)
+
+    agent.stop()
+    assert code == 0
+    assert agent.named("runner_decommissioned")
+    assert records(record)[0]["RUNNER_AGENT_EVENT"] == "decommissioned"
+    assert control(emulator, "GET", "/state")["runners"][0]["state"] == "decommissioned"
+
+
+def test_a_slow_hook_is_killed_after_its_timeout(
+    emulator, config_file, start_agent, tmp_path
+):
+    script = tmp_path / "slow"
+    script.write_text("#!/bin/sh\nsleep 30\n")
+    script.chmod(0o755)
+    config = config_file(
+        '[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n'
+        f'[hooks]\non_state_change = "{script}"\ntimeout = "0.5s"\n'
+    )
+    agent = start_agent(config)
+
+    timed_out = agent.wait_for("hook_timed_out", timeout=20)
+    agent.stop()
+
+    assert timed_out["timeout_seconds"] == 0.5
