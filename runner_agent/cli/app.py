@@ -16,7 +16,11 @@ from runner_agent.cli import (
     config_cmds,
     daemon_cmd,
     demo_cmd,
+    doctor,
     emulator_cmd,
+    fleet,
+    lifecycle_cmds,
+    mcp_cmd,
     metrics_cmd,
     register_cmd,
     this_runner,
@@ -32,17 +36,25 @@ app = typer.Typer(
 )
 app.command("run")(daemon_cmd.run)
 app.command("register")(register_cmd.register)
+app.command("deregister")(lifecycle_cmds.deregister)
 app.command("status")(this_runner.status)
+app.command("cordon")(lifecycle_cmds.cordon)
+app.command("uncordon")(lifecycle_cmds.uncordon)
+app.command("drain")(lifecycle_cmds.drain)
+app.command("undrain")(lifecycle_cmds.undrain)
 app.command("healthcheck")(this_runner.healthcheck)
 app.command("metrics")(metrics_cmd.metrics)
+app.command("mcp")(mcp_cmd.mcp)
 app.command("emulator")(emulator_cmd.emulator)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmds.app, name="config")
+app.add_typer(fleet.app, name="runners")
+app.command("doctor")(doctor.doctor)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and of ``python -m runner_agent``."""
-    import click
+    from typer.exceptions import TyperException
 
     from runner_agent.errors import EXIT_USAGE, RunnerAgentError
 
@@ -50,18 +62,27 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, prog_name="runner-agent", standalone_mode=False)
     except RunnerAgentError as error:
         _fail(str(error), error.exit_code)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
+    except TyperException as error:
+        # typer carries its own copy of click: usage errors arrive as these.
+        _fail(_usage_line(error), getattr(error, "exit_code", EXIT_USAGE), prefix="")
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str, code: int) -> None:
+def _usage_line(error: Exception) -> str:
+    """One line: what was wrong with the command line, and where to look."""
+    format_message = getattr(error, "format_message", None)
+    message = format_message() if callable(format_message) else str(error)
+    context = getattr(error, "ctx", None)
+    command = getattr(context, "command_path", "") or "runner-agent"
+    return f"{command}: {message} (see {command} --help)"
+
+
+def _fail(message: str, code: int, *, prefix: str = "runner-agent: ") -> None:
     from runner_agent.credentials import redact
 
-    sys.stderr.write(f"runner-agent: {redact(message)}\n")
+    sys.stderr.write(f"{prefix}{redact(message)}\n")
     sys.exit(code)

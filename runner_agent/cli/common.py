@@ -25,8 +25,8 @@ ConfigPath = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Configuration file [env: RUNNER_AGENT_CONFIG; "
-        "default: /etc/runner-agent/config.toml].",
+        help="Configuration file (env RUNNER_AGENT_CONFIG; "
+        "default /etc/runner-agent/config.toml).",
         show_default=False,
     ),
 ]
@@ -34,7 +34,7 @@ ApiUrl = Annotated[
     str | None,
     typer.Option(
         "--api-url",
-        help="Control plane API URL [env: DAYTONA_API_URL].",
+        help="Control plane API URL (env DAYTONA_API_URL).",
         show_default=False,
     ),
 ]
@@ -42,7 +42,7 @@ StateDirOption = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
-        help="Where the runner identity is kept [default: /var/lib/runner-agent].",
+        help="Where the runner identity is kept (default /var/lib/runner-agent).",
         show_default=False,
     ),
 ]
@@ -50,7 +50,7 @@ LogLevel = Annotated[
     str | None,
     typer.Option(
         "--log-level",
-        help="debug, info, warning or error [env: RUNNER_AGENT_LOG_LEVEL].",
+        help="debug, info, warning or error (env RUNNER_AGENT_LOG_LEVEL).",
         show_default=False,
     ),
 ]
