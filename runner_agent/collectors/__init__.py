@@ -75,8 +75,12 @@ class HostMonitor:
         self._warn_about_host_view()
 
     def jobs(self) -> list[PeriodicJob]:
-        """The background refreshers; each must never overlap itself."""
-        return [
+        """The background refreshers; each must never overlap itself.
+
+        Without checks configured there is no check job at all: an idle
+        agent should not wake up every second for nothing.
+        """
+        jobs = [
             PeriodicJob(
                 "host-cpu",
                 self.config.healthcheck.cpu_sample_interval,
@@ -87,10 +91,14 @@ class HostMonitor:
                 "host-docker", self.config.docker.refresh_interval, self.docker.refresh
             ),
             PeriodicJob("host-gpu", GPU_REFRESH_INTERVAL, self.refresh_gpu),
-            PeriodicJob(
-                "host-checks", self.checks.tick_interval(), self.checks.dispatch
-            ),
         ]
+        if self.checks.states():
+            jobs.append(
+                PeriodicJob(
+                    "host-checks", self.checks.tick_interval(), self.checks.dispatch
+                )
+            )
+        return jobs
 
     def metrics(self) -> dict[str, Any]:
         """The ``metrics`` object of a healthcheck (RunnerHealthMetrics)."""

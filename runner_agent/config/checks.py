@@ -96,7 +96,10 @@ def _parse_one(index: int, raw: Any) -> CheckConfig:
         "local_only": _field(where, raw, "local_only", False, values.boolean, label),
         **_target_fields(where, raw, kind, label),
     }
-    if fields["timeout"] >= fields["interval"]:
+    if "timeout" not in raw:
+        # A short interval brings its timeout along, as for the healthcheck.
+        fields["timeout"] = min(fields["timeout"], fields["interval"] / 2)
+    elif fields["timeout"] >= fields["interval"]:
         raise CheckValueError(
             f"{fields['timeout']:g}s must be shorter than the interval "
             f"({fields['interval']:g}s){label}",

@@ -145,11 +145,20 @@ def test_jobs_are_named_and_paced_by_the_configuration(short_dir):
 
     jobs = {job.name: job for job in monitor.jobs()}
 
-    assert set(jobs) == {"host-cpu", "host-docker", "host-gpu", "host-checks"}
+    assert set(jobs) == {"host-cpu", "host-docker", "host-gpu"}
     assert jobs["host-cpu"].interval == 2.0
     assert jobs["host-cpu"].run_at_start is False
     assert jobs["host-docker"].interval == 7.0
     assert jobs["host-docker"].run_at_start is True
+
+
+def test_a_check_job_exists_only_when_checks_are_configured(short_dir):
+    check = CheckConfig(name="true", kind="command", command=("true",), interval=4.0)
+    monitor = HostMonitor(Config(checks=(check,)))
+
+    jobs = {job.name: job for job in monitor.jobs()}
+
+    assert jobs["host-checks"].interval == 1.0
 
 
 def test_reconfigure_takes_new_checks_and_window(monitor):
