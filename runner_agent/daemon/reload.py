@@ -40,7 +40,7 @@ def apply_reload(daemon: Daemon, new: Config) -> None:
     _apply_timing(daemon, old, config)
     daemon.hooks.config = config.hooks
     if daemon.monitor is not None:
-        daemon.monitor.reconfigure(config)
+        _replace_monitor_jobs(daemon, config)
     client = daemon.context.client
     client.credentials = Credentials(
         organization=config.credentials.organization,
@@ -65,6 +65,16 @@ def _apply_timing(daemon: Daemon, old: Config, new: Config) -> None:
     if daemon.watch is not None and old.watch != new.watch:
         daemon.watch.interval = new.watch.interval
         daemon.scheduler.reschedule(WATCH, new.watch.interval)
+
+
+def _replace_monitor_jobs(daemon: Daemon, config: Config) -> None:
+    """Reconfigure the monitor and schedule its jobs at their new pace."""
+    assert daemon.monitor is not None
+    for job in daemon.monitor.jobs():
+        daemon.scheduler.remove(job.name)
+    daemon.monitor.reconfigure(config)
+    for job in daemon.monitor.jobs():
+        daemon.scheduler.add_periodic(job)
 
 
 def _changed_sections(old: Config, new: Config) -> set[str]:

@@ -141,3 +141,32 @@ def test_sighup_warns_about_changes_that_need_a_restart(
     agent.stop()
 
     assert warning["keys"] == ["local_api"]
+
+
+def test_sighup_adds_a_check_that_is_reported_from_then_on(
+    emulator, config_file, start_agent
+):
+    config = config_file('[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n')
+    agent = start_agent(config)
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+
+    config.write_text(
+        config.read_text()
+        + '[[checks]]\nname = "always-fails"\ncommand = ["false"]\ninterval = "0.2s"\n'
+    )
+    agent.signal(signal.SIGHUP)
+    agent.wait_for("config_reloaded")
+    changed = agent.wait_for(
+        "runner_state_changed", lambda e: e["new_state"] == "unresponsive"
+    )
+    agent.stop()
+
+    reported = the_runner(emulator)["lastHealthcheck"]["serviceHealth"]
+    assert changed["old_state"] == "ready"
+    assert reported == [
+        {
+            "serviceName": "always-fails",
+            "healthy": False,
+            "errorReason": reported[0]["errorReason"],
+        }
+    ]
