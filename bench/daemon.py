@@ -16,6 +16,10 @@ Sample output (2-core machine)::
     beats         agent 300   reference 300   (interval 0.05 s, 15 s window)
     CPU per beat  agent 1.10 ms   reference 0.80 ms   ratio 1.38
     steady RSS    agent 33.9 MB   reference 29.5 MB   ratio 1.15
+    CPU per minute at the default 10 s interval (60 s window): agent 40 ms ...
+
+The second figure includes everything an idle agent does besides beating:
+CPU sampling every 5 s, the Docker refresh, the state watch, its main loop.
 """
 
 from __future__ import annotations
@@ -135,7 +139,7 @@ def run_agent(
         f'api_url = "{emulator["url"]}"\n'
         f'state_dir = "{workdir / "state"}"\n'
         f'log_level = "warning"\n'
-        f'[runner]\nregion_id = "{emulator["regionId"]}"\nname = "bench-agent"\n'
+        f'[runner]\nregion_id = "{emulator["regionId"]}"\nname = "{workdir.name}"\n'
         f"[healthcheck]\ninterval = {interval}\n"
         f'[local_api]\nlisten = "127.0.0.1:0"\n'
     )
@@ -152,63 +156,67 @@ def run_agent(
     )
 
 
+Result = tuple[int, float, float]
+
+
+def compare(
+    emulator: dict[str, str], interval: float, window: float
+) -> tuple[Result, Result]:
+    """Measure the agent, then the reference loop, at one interval."""
+    workdir = Path(tempfile.mkdtemp(prefix="runner-agent-bench-"))
+    agent = run_agent(emulator, interval, workdir)
+    identity = workdir / "state" / "identity.json"
+    while not identity.exists():
+        if agent.poll() is not None:
+            raise SystemExit(f"the agent exited with {agent.returncode}")
+        time.sleep(0.05)
+    agent_id = json.loads(identity.read_text())["runnerId"]
+    warmup = max(3.0, 2 * interval)
+    agent_result = measure(
+        agent,
+        lambda: healthcheck_count(emulator["controlUrl"], agent_id),
+        warmup,
+        window,
+    )
+    agent.terminate()
+    agent.wait(30)
+
+    reference_id, reference_key = create_runner(
+        emulator, f"bench-reference-{int(time.time() * 1000)}"
+    )
+    loop = [sys.executable, "-c", REFERENCE_LOOP, emulator["url"], reference_key]
+    reference = subprocess.Popen([*loop, str(interval)])
+    reference_result = measure(
+        reference,
+        lambda: healthcheck_count(emulator["controlUrl"], reference_id),
+        warmup,
+        window,
+    )
+    reference.terminate()
+    reference.wait(30)
+    return agent_result, reference_result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--window", type=float, default=15.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--idle-window", type=float, default=60.0)
     options = parser.parse_args()
 
     emulator_process, emulator = start_emulator()
-    workdir = Path(tempfile.mkdtemp(prefix="runner-agent-bench-"))
     try:
-        agent = run_agent(emulator, options.interval, workdir)
-        while not (workdir / "state" / "identity.json").exists():
-            time.sleep(0.05)
-        agent_id = json.loads((workdir / "state" / "identity.json").read_text())[
-            "runnerId"
-        ]
-        agent_result = measure(
-            agent,
-            lambda: healthcheck_count(emulator["controlUrl"], agent_id),
-            options.warmup,
-            options.window,
-        )
-        agent.terminate()
-        agent.wait(30)
-
-        reference_id, reference_key = create_runner(emulator, "bench-reference")
-        reference = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                REFERENCE_LOOP,
-                emulator["url"],
-                reference_key,
-                str(options.interval),
-            ],
-        )
-        reference_result = measure(
-            reference,
-            lambda: healthcheck_count(emulator["controlUrl"], reference_id),
-            options.warmup,
-            options.window,
-        )
-        reference.terminate()
-        reference.wait(30)
+        busy = compare(emulator, options.interval, options.window)
+        idle = compare(emulator, 10.0, options.idle_window)
     finally:
         emulator_process.terminate()
         emulator_process.wait(30)
 
-    report(agent_result, reference_result, options.interval, options.window)
+    report(*busy, options.interval, options.window)
+    report_idle(*idle, options.idle_window)
 
 
-def report(
-    agent: tuple[int, float, float],
-    reference: tuple[int, float, float],
-    interval: float,
-    window: float,
-) -> None:
+def report(agent: Result, reference: Result, interval: float, window: float) -> None:
     agent_ms = agent[1] / max(agent[0], 1) * 1000
     reference_ms = reference[1] / max(reference[0], 1) * 1000
     print(
@@ -222,6 +230,17 @@ def report(
     print(
         f"steady RSS    agent {agent[2]:.1f} MB   reference {reference[2]:.1f} MB   "
         f"ratio {agent[2] / reference[2]:.2f}"
+    )
+
+
+def report_idle(agent: Result, reference: Result, window: float) -> None:
+    """CPU per minute at the default 10 s interval: what a host really pays."""
+    agent_rate = agent[1] / window * 60 * 1000
+    reference_rate = reference[1] / window * 60 * 1000
+    print(
+        f"CPU per minute at the default 10 s interval ({window:g} s window): "
+        f"agent {agent_rate:.0f} ms   reference {reference_rate:.0f} ms   "
+        f"ratio {agent_rate / max(reference_rate, 1e-9):.2f}"
     )
 
 
