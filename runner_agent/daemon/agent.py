@@ -79,6 +79,8 @@ class Daemon:
         self._force_signalled = False
         self._reload_requested = False
         self._waker = Waker()
+        self._deleted = False
+        self._deleted_lock = threading.Lock()
         self._skip_stop_action = False
         self._previous_handlers: dict[int, Any] = {}
         self._last_watchdog = 0.0
@@ -252,11 +254,11 @@ class Daemon:
         return 30.0
 
     def _runner_deleted(self) -> None:
-        if (
-            self.status.mode == "deleted"
-            and not self.config.lifecycle.exit_when_deleted
-        ):
-            return
+        """Both the heartbeat and the watch may find out; act once."""
+        with self._deleted_lock:
+            if self._deleted:
+                return
+            self._deleted = True
         self.status.set_mode("deleted")
         log.error(
             "runner_deleted",

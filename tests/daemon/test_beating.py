@@ -158,3 +158,36 @@ def test_a_deleted_runner_is_reported_and_the_agent_exits_5(
     assert code == 5
     assert deleted["runner_id"] == runner_id
     assert "register --force" in deleted["hint"]
+
+
+def test_a_deleted_runner_can_be_waited_on_instead_of_exiting(
+    emulator, config_file, start_agent
+):
+    config = config_file(
+        f"[healthcheck]\ninterval = {INTERVAL}\n"
+        "[lifecycle]\nexit_when_deleted = false\n"
+    )
+    agent = start_agent(config)
+    url = agent.local_url
+    wait_until(lambda: len(healthchecks(emulator)) >= 2)
+    runner_id = the_runner(emulator)["id"]
+
+    org(
+        emulator,
+        "PATCH",
+        f"/runners/{runner_id}/scheduling",
+        json={"unschedulable": True},
+    )
+    org(emulator, "DELETE", f"/runners/{runner_id}").raise_for_status()
+    agent.wait_for("runner_deleted")
+    beats_then = len(healthchecks(emulator))
+    time.sleep(4 * INTERVAL)
+    readiness = httpx.get(f"{url}/readyz")
+    alive = agent.process.poll() is None
+    code = agent.stop()
+
+    assert alive
+    assert code == 0
+    assert len(healthchecks(emulator)) == beats_then
+    assert readiness.status_code == 503
+    assert "agent is deleted" in readiness.json()["reasons"]
