@@ -160,6 +160,17 @@ def org(emulator, method: str, path: str, **kwargs: Any) -> httpx.Response:
     return httpx.request(method, f"{emulator.url}{path}", headers=headers, **kwargs)
 
 
+def set_unschedulable(emulator, runner_id: str, value: bool) -> None:
+    """Cordon or uncordon a runner as an operator would, with the org key."""
+    path = f"/runners/{runner_id}/scheduling"
+    org(emulator, "PATCH", path, json={"unschedulable": value}).raise_for_status()
+
+
+def delete_runner(emulator, runner_id: str) -> None:
+    set_unschedulable(emulator, runner_id, True)
+    org(emulator, "DELETE", f"/runners/{runner_id}").raise_for_status()
+
+
 def the_runner(emulator) -> dict[str, Any]:
     runners = control(emulator, "GET", "/state")["runners"]
     assert len(runners) == 1

@@ -9,7 +9,12 @@ from itertools import pairwise
 
 import httpx
 
-from tests.daemon.conftest import control, healthchecks, org, the_runner
+from tests.daemon.conftest import (
+    control,
+    delete_runner,
+    healthchecks,
+    the_runner,
+)
 
 INTERVAL = 0.4
 
@@ -145,13 +150,7 @@ def test_a_deleted_runner_is_reported_and_the_agent_exits_5(
     wait_until(lambda: len(healthchecks(emulator)) >= 2)
     runner_id = the_runner(emulator)["id"]
 
-    org(
-        emulator,
-        "PATCH",
-        f"/runners/{runner_id}/scheduling",
-        json={"unschedulable": True},
-    )
-    org(emulator, "DELETE", f"/runners/{runner_id}").raise_for_status()
+    delete_runner(emulator, runner_id)
     code = agent.process.wait(timeout=15)
 
     deleted = agent.wait_for("runner_deleted")
@@ -172,13 +171,7 @@ def test_a_deleted_runner_can_be_waited_on_instead_of_exiting(
     wait_until(lambda: len(healthchecks(emulator)) >= 2)
     runner_id = the_runner(emulator)["id"]
 
-    org(
-        emulator,
-        "PATCH",
-        f"/runners/{runner_id}/scheduling",
-        json={"unschedulable": True},
-    )
-    org(emulator, "DELETE", f"/runners/{runner_id}").raise_for_status()
+    delete_runner(emulator, runner_id)
     agent.wait_for("runner_deleted")
     beats_then = len(healthchecks(emulator))
     time.sleep(4 * INTERVAL)

@@ -6,7 +6,11 @@ import json
 import signal
 import time
 
-from tests.daemon.conftest import control, org, the_runner
+from tests.daemon.conftest import (
+    control,
+    set_unschedulable,
+    the_runner,
+)
 
 
 def intent(tmp_path) -> dict:
@@ -44,12 +48,7 @@ def test_an_operators_cordon_is_not_undone_by_a_restart(
     first.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
     runner_id = the_runner(emulator)["id"]
 
-    org(
-        emulator,
-        "PATCH",
-        f"/runners/{runner_id}/scheduling",
-        json={"unschedulable": True},
-    )
+    set_unschedulable(emulator, runner_id, True)
     first.stop()
     second = start_agent(config)
     second.wait_for("runner_state_seen")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import stat
 
-from tests.daemon.conftest import control, org, the_runner
+from tests.daemon.conftest import (
+    control,
+    org,
+    set_unschedulable,
+    the_runner,
+)
 
 
 def hook_script(tmp_path, name: str):
@@ -39,19 +44,9 @@ def test_each_state_change_is_logged_once_and_runs_the_hook(
     agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
     runner_id = the_runner(emulator)["id"]
 
-    org(
-        emulator,
-        "PATCH",
-        f"/runners/{runner_id}/scheduling",
-        json={"unschedulable": True},
-    )
+    set_unschedulable(emulator, runner_id, True)
     agent.wait_for("runner_state_changed", lambda e: e["new_unschedulable"] is True)
-    org(
-        emulator,
-        "PATCH",
-        f"/runners/{runner_id}/scheduling",
-        json={"unschedulable": False},
-    )
+    set_unschedulable(emulator, runner_id, False)
     agent.wait_for("runner_state_changed", lambda e: e["new_unschedulable"] is False)
     agent.wait_for("hook_ran", lambda e: len(records(record)) >= 3)
     agent.stop()
