@@ -148,6 +148,12 @@ class Heartbeat:
         delay = self.policy.next_delay(
             result, self.status.consecutive_failures, retry_after
         )
+        if result in (ACCEPTED, "rejected"):
+            # The regular pace counts from the start of the beat, so a slow
+            # answer does not stretch the interval. Backoff and Retry-After
+            # count from the answer, so a struggling control plane gets its
+            # full pause.
+            delay = max(0.0, delay - (time.monotonic() - started))
         return BeatOutcome(result=result, delay=delay, error=error)
 
     def _report(

@@ -53,6 +53,24 @@ def test_beats_come_at_the_interval_spread_by_the_jitter(
     assert len({round(gap, 3) for gap in regular}) > len(regular) // 2
 
 
+def test_slow_answers_do_not_stretch_the_pace(emulator, config_file, start_agent):
+    agent = start_agent(config_file(f"[healthcheck]\ninterval = {INTERVAL}\n"))
+    wait_until(lambda: len(healthchecks(emulator)) >= 2)
+    slow = {"path": "/runners/healthcheck", "delay": 0.25, "count": 100}
+    control(emulator, "POST", "/faults", json=slow)
+    before = len(healthchecks(emulator))
+
+    beats = wait_until(
+        lambda: (b := healthchecks(emulator)) and len(b) >= before + 9 and b
+    )
+    agent.stop()
+
+    # Each entry is logged when its answer is sent, a quarter second after
+    # the beat began; counted from the answer the gaps would be 0.65 s.
+    slow_gaps = gaps(beats[before + 1 :])
+    assert abs(statistics.median(slow_gaps) - INTERVAL) <= 0.1 * INTERVAL + 0.05
+
+
 def test_a_burst_of_503_is_retried_and_recovers_within_two_intervals(
     emulator, config_file, start_agent
 ):
