@@ -260,32 +260,30 @@ def _credential(secret: schema.SecretSetting) -> tuple[Secret | None, Origin]:
 
 
 def _check_consistency(values: dict[str, Any], origins: Mapping[str, Origin]) -> None:
-    interval = values["healthcheck.interval"]
-    timeout = values["healthcheck.timeout"]
-    if origins["healthcheck.timeout"].kind == "default":
-        # A short interval (tests beat every 50 ms) brings its timeout along.
-        values["healthcheck.timeout"] = min(timeout, interval / 2)
-    elif timeout >= interval:
-        raise ConfigError(
-            f"{timeout:g}s must be shorter than healthcheck.interval ({interval:g}s)",
-            key="healthcheck.timeout",
-            origin=str(origins["healthcheck.timeout"]),
-        )
-    _check_docker_timing(values, origins)
+    _fit_timeout(values, origins, "healthcheck.timeout", "healthcheck.interval")
+    _fit_timeout(values, origins, "docker.timeout", "docker.refresh_interval")
 
 
-def _check_docker_timing(values: dict[str, Any], origins: Mapping[str, Origin]) -> None:
-    # A refresh must end before the next one is due, or refreshes would pile up.
-    interval = values["docker.refresh_interval"]
-    timeout = values["docker.timeout"]
-    if origins["docker.timeout"].kind == "default":
-        values["docker.timeout"] = min(timeout, interval / 2)
+def _fit_timeout(
+    values: dict[str, Any],
+    origins: Mapping[str, Origin],
+    timeout_key: str,
+    interval_key: str,
+) -> None:
+    """A timeout must end before the next run is due, or runs would pile up.
+
+    A default timeout shrinks to half a short interval (tests beat every
+    50 ms); a configured one that does not fit is refused.
+    """
+    interval = values[interval_key]
+    timeout = values[timeout_key]
+    if origins[timeout_key].kind == "default":
+        values[timeout_key] = min(timeout, interval / 2)
     elif timeout >= interval:
         raise ConfigError(
-            f"{timeout:g}s must be shorter than docker.refresh_interval "
-            f"({interval:g}s)",
-            key="docker.timeout",
-            origin=str(origins["docker.timeout"]),
+            f"{timeout:g}s must be shorter than {interval_key} ({interval:g}s)",
+            key=timeout_key,
+            origin=str(origins[timeout_key]),
         )
 
 

@@ -166,20 +166,29 @@ def test_both_inline_and_file_forms_of_a_key_are_refused(tmp_path):
         load_config(None, env=env)
 
 
-def test_a_timeout_longer_than_the_interval_is_refused(tmp_path):
-    path = write(tmp_path / "c.toml", "[healthcheck]\ninterval = 5\ntimeout = 6\n")
+@pytest.mark.parametrize(
+    ("section", "interval_key"),
+    [("healthcheck", "interval"), ("docker", "refresh_interval")],
+)
+def test_a_timeout_longer_than_the_interval_is_refused(tmp_path, section, interval_key):
+    path = write(tmp_path / "c.toml", f"[{section}]\n{interval_key} = 5\ntimeout = 6\n")
 
-    with pytest.raises(ConfigError, match=r"healthcheck.timeout"):
+    with pytest.raises(ConfigError) as refused:
         load_config(path, env={})
 
+    assert refused.value.key == f"{section}.timeout"
+    assert f"shorter than {section}.{interval_key} (5s)" in str(refused.value)
 
-def test_a_short_interval_brings_a_short_default_timeout():
+
+def test_a_short_interval_brings_a_short_default_timeout(tmp_path):
     flags = {"healthcheck.interval": FlagValue("--interval", "50ms")}
+    path = write(tmp_path / "c.toml", "[docker]\nrefresh_interval = 1\n")
 
-    config = load_config(None, env={}, flags=flags)
+    config = load_config(path, env={}, flags=flags)
 
     assert config.healthcheck.interval == 0.05
     assert config.healthcheck.timeout == 0.025
+    assert config.docker.timeout == 0.5
 
 
 @pytest.mark.parametrize(
