@@ -23,7 +23,7 @@ import structlog
 from runner_agent.client import RunnersClient
 from runner_agent.errors import NotFoundError, RunnerAgentError
 from runner_agent.models import Runner
-from runner_agent.state import INTENT_FILE, Identity, StateDir, utc_now
+from runner_agent.state import INTENT_FILE, Identity, Intent, StateDir, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +48,14 @@ def cordon(
 ) -> Runner:
     """Make the runner unschedulable; ``by_agent`` marks it for automatic undo."""
     runner = client.set_scheduling(runner_id, unschedulable=True)
-    intent = state.load_intent()
-    if by_agent or intent.cordoned_by_agent:
-        intent.cordoned_by_agent = by_agent
-        intent.cordoned_at = utc_now() if by_agent else ""
-        state.save_intent(intent)
+
+    def remember(intent: Intent) -> None:
+        # An operator's cordon on top of the agent's makes it the operator's.
+        if by_agent or intent.cordoned_by_agent:
+            intent.cordoned_by_agent = by_agent
+            intent.cordoned_at = utc_now() if by_agent else ""
+
+    state.update_intent(remember)
     log.info("runner_cordoned", runner_id=runner_id, by_agent=by_agent)
     return runner
 
@@ -60,11 +63,7 @@ def cordon(
 def uncordon(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
     """Make the runner schedulable again and forget any cordon of the agent."""
     runner = client.set_scheduling(runner_id, unschedulable=False)
-    intent = state.load_intent()
-    if intent.cordoned_by_agent:
-        intent.cordoned_by_agent = False
-        intent.cordoned_at = ""
-        state.save_intent(intent)
+    state.update_intent(_forget_agent_cordon)
     log.info("runner_uncordoned", runner_id=runner_id)
     return runner
 
@@ -72,25 +71,42 @@ def uncordon(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
 def drain(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
     """Start retiring the runner: it will become decommissioned for good."""
     runner = client.set_draining(runner_id, draining=True)
-    intent = state.load_intent()
-    if not intent.draining:
-        intent.draining = True
-        intent.draining_since = utc_now()
-        state.save_intent(intent)
+    state.update_intent(_remember_draining)
     log.info("runner_draining", runner_id=runner_id)
     return runner
 
 
 def undrain(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
-    """Stop draining (only useful before the runner is decommissioned)."""
+    """Stop draining (only possible before the runner is decommissioned).
+
+    A decommissioned runner stays so whatever the flag says: that is
+    refused, and the record that this host retired it is kept.
+    """
     runner = client.set_draining(runner_id, draining=False)
-    intent = state.load_intent()
-    if intent.draining:
-        intent.draining = False
-        intent.draining_since = ""
-        state.save_intent(intent)
+    if runner.state == "decommissioned":
+        raise RunnerAgentError(
+            f"runner {runner.name} ({runner.id}) is already decommissioned, which "
+            "is final: to serve again, run runner-agent deregister, then register"
+        )
+    state.update_intent(_forget_draining)
     log.info("runner_undrained", runner_id=runner_id)
     return runner
+
+
+def _forget_agent_cordon(intent: Intent) -> None:
+    intent.cordoned_by_agent = False
+    intent.cordoned_at = ""
+
+
+def _remember_draining(intent: Intent) -> None:
+    if not intent.draining:
+        intent.draining = True
+        intent.draining_since = utc_now()
+
+
+def _forget_draining(intent: Intent) -> None:
+    intent.draining = False
+    intent.draining_since = ""
 
 
 def wait_for_state(
@@ -163,7 +179,7 @@ def deregister(
     try:
         runner = client.get_runner(runner_id)
         runner = _cordon_and_drain(client, state, runner, on_step)
-        if not wait:
+        if not wait and runner.state != "decommissioned":
             return Deregistration("draining", runner_id, runner.name, runner)
         runner = _until_decommissioned(
             client, runner, timeout, poll, on_progress, sleep

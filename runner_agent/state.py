@@ -26,7 +26,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,6 +172,21 @@ class StateDir:
 
     def save_intent(self, intent: Intent) -> None:
         self.write_json(INTENT_FILE, intent.to_json())
+
+    def update_intent(self, change: Callable[[Intent], None]) -> Intent:
+        """Apply ``change`` to the intent record under the directory's lock.
+
+        The daemon's cordon on stop and an operator's drain may overlap;
+        without the lock one could write over the other. The file is only
+        rewritten when ``change`` changed something.
+        """
+        with self.lock():
+            intent = self.load_intent()
+            before = intent.to_json()
+            change(intent)
+            if intent.to_json() != before:
+                self.save_intent(intent)
+        return intent
 
     # Plain files.
 

@@ -105,6 +105,40 @@ def test_drain_and_undrain_keep_the_intent_the_api_cannot_report(
     assert state.load_intent().draining is False
 
 
+def decommissioned(client, state, identity) -> Runner:
+    lifecycle.cordon(client, state, identity.runner_id)
+    lifecycle.drain(client, state, identity.runner_id)
+    return lifecycle.wait_for_state(
+        lambda: client.get_runner(identity.runner_id),
+        "decommissioned",
+        timeout=10,
+        poll=0.05,
+    )
+
+
+def test_undrain_of_a_decommissioned_runner_is_refused_and_keeps_the_record(
+    client, state, identity
+):
+    decommissioned(client, state, identity)
+
+    with pytest.raises(errors.RunnerAgentError, match="already decommissioned"):
+        lifecycle.undrain(client, state, identity.runner_id)
+
+    assert state.load_intent().draining is True
+
+
+def test_deregister_without_waiting_deletes_a_runner_already_decommissioned(
+    emulator, client, state, identity
+):
+    decommissioned(client, state, identity)
+
+    result = deregister(client, state, identity, wait=False)
+
+    assert result.outcome == "deleted"
+    assert runners(emulator) == []
+    assert state.load_identity() is None
+
+
 def test_deregister_deletes_the_runner_and_forgets_identity_and_intent(
     emulator, client, state, identity
 ):

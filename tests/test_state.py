@@ -157,6 +157,29 @@ def test_the_lock_serialises_holders(tmp_path):
     assert order[3].endswith("-out")
 
 
+def test_overlapping_intent_updates_both_land(tmp_path):
+    state = StateDir(tmp_path)
+
+    def slowly(field: str):
+        def change(intent: Intent) -> None:
+            time.sleep(0.1)  # the other update would read the old record here
+            setattr(intent, field, True)
+
+        return change
+
+    threads = [
+        threading.Thread(target=state.update_intent, args=(slowly(field),))
+        for field in ("draining", "cordoned_by_agent")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    loaded = state.load_intent()
+    assert (loaded.draining, loaded.cordoned_by_agent) == (True, True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
 def test_files_root_writes_belong_to_the_directory_owner(tmp_path):
     state = StateDir(tmp_path / "state")

@@ -313,16 +313,10 @@ def undrain(
     Example: runner-agent undrain
     """
     from runner_agent import lifecycle
-    from runner_agent.errors import RunnerAgentError
 
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     _, runner, intent = _change(config, lifecycle.undrain)
 
-    if runner.state == "decommissioned":
-        raise RunnerAgentError(
-            f"runner {runner.name} ({runner.id}) is already decommissioned, which "
-            "is final: to serve again, run runner-agent deregister, then register"
-        )
     _report(
         runner,
         intent,
