@@ -11,7 +11,6 @@ from functools import cached_property
 
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config
-from runner_agent.credentials import Credentials
 from runner_agent.errors import NotRegisteredError
 from runner_agent.state import Identity, StateDir
 
@@ -56,12 +55,7 @@ class AgentContext:
         return identity
 
     def use_runner_key(self, identity: Identity) -> None:
-        credentials = self.client.credentials
-        self.client.credentials = Credentials(
-            organization=credentials.organization,
-            runner=identity.token,
-            proxy=credentials.proxy,
-        )
+        self.client.credentials = self.client.credentials.with_runner(identity.token)
 
     def close(self) -> None:
         if "client" in self.__dict__:

@@ -9,9 +9,10 @@ appear, even inside a message that was not meant to carry it.
 
 from __future__ import annotations
 
+import hmac
 import threading
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 Role = Literal["organization", "runner", "proxy"]
 
@@ -49,6 +50,28 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, mask(value))
     return text
+
+
+def scrub(document: Any) -> Any:
+    """``document`` with every known key masked wherever a string holds it."""
+    if isinstance(document, str):
+        return redact(document)
+    if isinstance(document, dict):
+        return {key: scrub(value) for key, value in document.items()}
+    if isinstance(document, list | tuple):
+        return [scrub(item) for item in document]
+    return document
+
+
+def bearer_matches(authorization: str, token: Secret) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` as a bearer.
+
+    The comparison takes the same time whatever the header holds.
+    """
+    scheme, _, presented = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(), token.reveal().encode()
+    )
 
 
 class Secret:
@@ -96,6 +119,10 @@ class Credentials:
     organization: Secret | None = None
     runner: Secret | None = None
     proxy: Secret | None = None
+
+    def with_runner(self, token: Secret | None) -> Credentials:
+        """The same keys with ``token`` as the runner's."""
+        return replace(self, runner=token)
 
     def for_role(self, role: Role) -> Secret | None:
         return {

@@ -37,7 +37,6 @@ import structlog
 
 from runner_agent import errors
 from runner_agent.client import RunnersClient
-from runner_agent.credentials import Credentials
 from runner_agent.models import Runner
 from runner_agent.state import PENDING_FILE, Identity, StateDir, utc_now
 
@@ -120,9 +119,9 @@ def register(
 
 def _still_exists(client: RunnersClient, identity: Identity) -> bool:
     """Ask the control plane whether the stored key still names a runner."""
-    probe = _with_runner_key(client, identity)
+    client.credentials = client.credentials.with_runner(identity.token)
     try:
-        runner = probe.get_me()
+        runner = client.get_me()
     except (errors.UnauthorizedError, errors.NotFoundError):
         return False
     if runner.id != identity.runner_id:
@@ -131,15 +130,6 @@ def _still_exists(client: RunnersClient, identity: Identity) -> bool:
             f"not to {identity.runner_id} as the identity says"
         )
     return True
-
-
-def _with_runner_key(client: RunnersClient, identity: Identity) -> RunnersClient:
-    client.credentials = Credentials(
-        organization=client.credentials.organization,
-        runner=identity.token,
-        proxy=client.credentials.proxy,
-    )
-    return client
 
 
 def _set_aside(state: StateDir, identity: Identity) -> None:
@@ -245,7 +235,7 @@ def _create(
     )
     state.save_identity(identity)
     state.remove(PENDING_FILE)
-    _with_runner_key(client, identity)
+    client.credentials = client.credentials.with_runner(identity.token)
     return identity
 
 

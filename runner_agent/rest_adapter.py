@@ -28,7 +28,6 @@ of ``identity.json``) and answered masked.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import re
@@ -45,7 +44,7 @@ from runner_agent.client import RunnersClient
 from runner_agent.config import Config
 from runner_agent.config.loader import check_rest_exposure
 from runner_agent.config.values import is_loopback
-from runner_agent.credentials import redact
+from runner_agent.credentials import bearer_matches, redact, scrub
 from runner_agent.errors import (
     ApiError,
     ApiTimeoutError,
@@ -65,7 +64,6 @@ __all__ = [
     "build_rest_app",
     "check_rest_exposure",
     "created_runner_json",
-    "scrub",
 ]
 
 log = structlog.get_logger(__name__)
@@ -82,17 +80,6 @@ _CREATE_FIELDS = frozenset({"regionId", "name", "tags", "sandboxClass"})
 def build_rest_app(config: Config, client: RunnersClient) -> WsgiApp:
     """The REST adapter over ``client``, to mount at ``/v1``."""
     return RestAdapter(config, client)
-
-
-def scrub(document: Any) -> Any:
-    """``document`` with every known key masked wherever a string holds it."""
-    if isinstance(document, str):
-        return redact(document)
-    if isinstance(document, dict):
-        return {key: scrub(value) for key, value in document.items()}
-    if isinstance(document, list | tuple):
-        return [scrub(item) for item in document]
-    return document
 
 
 class CreatedRunnerKeys:
@@ -307,11 +294,7 @@ class RestAdapter:
                 "local_api.token_file (or RUNNER_AGENT_LOCAL_TOKEN) and send "
                 "it as a bearer token",
             )
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        expected = token.reveal().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.strip().encode(), expected
-        ):
+        if not bearer_matches(request.headers.get("authorization", ""), token):
             raise HttpError(
                 401,
                 "Missing or wrong bearer token",

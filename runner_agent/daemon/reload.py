@@ -17,7 +17,6 @@ import structlog
 
 from runner_agent import logs
 from runner_agent.config import Config
-from runner_agent.credentials import Credentials
 
 if TYPE_CHECKING:
     from runner_agent.daemon.agent import Daemon
@@ -42,11 +41,7 @@ def apply_reload(daemon: Daemon, new: Config) -> None:
     if daemon.monitor is not None:
         _replace_monitor_jobs(daemon, config)
     client = daemon.context.client
-    client.credentials = Credentials(
-        organization=config.credentials.organization,
-        runner=client.credentials.runner,
-        proxy=config.credentials.proxy,
-    )
+    client.credentials = config.credentials.with_runner(client.credentials.runner)
     changed = sorted(_changed_sections(old, config))
     log.info("config_reloaded", changed=changed)
     if needs_restart:

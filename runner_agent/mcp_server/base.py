@@ -25,9 +25,8 @@ from pydantic import Field
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config
 from runner_agent.context import AgentContext
-from runner_agent.credentials import redact
+from runner_agent.credentials import redact, scrub
 from runner_agent.errors import ApiError, RunnerAgentError
-from runner_agent.rest_adapter import scrub
 from runner_agent.state import Identity
 
 RunnerId = Annotated[

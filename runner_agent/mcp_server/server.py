@@ -9,7 +9,6 @@ then required as a bearer token on every request, and beyond loopback
 
 from __future__ import annotations
 
-import hmac
 import signal
 from types import FrameType
 
@@ -22,7 +21,7 @@ from runner_agent import __version__
 from runner_agent.config import Config
 from runner_agent.config.values import is_loopback
 from runner_agent.context import AgentContext
-from runner_agent.credentials import Secret
+from runner_agent.credentials import Secret, bearer_matches
 from runner_agent.errors import ConfigError
 from runner_agent.mcp_server.api_tools import API_TOOLS, ApiTools
 from runner_agent.mcp_server.base import ToolSet, ToolSpec
@@ -128,7 +127,7 @@ class BearerGuard:
 
     def __init__(self, app: ASGIApp, token: Secret) -> None:
         self.app = app
-        self._expected = token.reveal().encode()
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._authorized(scope):
@@ -142,10 +141,7 @@ class BearerGuard:
             (value for name, value in headers if name.lower() == b"authorization"),
             b"",
         )
-        scheme, _, presented = value.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(
-            presented.strip(), self._expected
-        )
+        return bearer_matches(value.decode("latin-1"), self.token)
 
 
 async def _unauthorized(send: Send) -> None:
