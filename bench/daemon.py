@@ -11,14 +11,10 @@ the end of that window. Run it with the project's virtual environment::
 
     .venv/bin/python bench/daemon.py
 
-Sample output (2-core machine)::
-
-    beats         agent 300   reference 300   (interval 0.05 s, 15 s window)
-    CPU per beat  agent 1.10 ms   reference 0.80 ms   ratio 1.38
-    steady RSS    agent 33.9 MB   reference 29.5 MB   ratio 1.15
-    CPU per minute at the default 10 s interval (60 s window): agent 40 ms ...
-
-The second figure includes everything an idle agent does besides beating:
+It prints the beats counted, CPU per beat, steady RSS and CPU per minute
+at the default interval, each beside the reference and as a ratio;
+docs/benchmarks.md holds the latest figures. The CPU per minute includes
+everything an idle agent does besides beating:
 CPU sampling every 5 s, the Docker refresh, the state watch, its main loop.
 """
 

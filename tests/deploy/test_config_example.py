@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner_agent.config import load_config
+from runner_agent.config.checks import CheckConfig
 from runner_agent.config.schema import KNOWN_KEYS, SECRET_KEYS
 
 EXAMPLE = "config.example.toml"
@@ -95,3 +96,28 @@ def test_config_check_command_accepts_the_example(example, tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_the_commented_check_shows_the_defaults(example, tmp_path):
+    """The first [[checks]] example, uncommented, shows each default it sets."""
+    lines = example.read_text().splitlines()
+    start = lines.index("# [[checks]]")
+    block = []
+    for line in lines[start:]:
+        if line.strip() == "#":
+            break
+        block.append(line.removeprefix("# "))
+    uncommented = tmp_path / "check.toml"
+    uncommented.write_text("\n".join(block) + "\n")
+
+    (check,) = load_config(uncommented, env={}).checks
+    shown = tomllib.loads(uncommented.read_text())["checks"][0]
+
+    what_it_probes = {"name", "url", "address", "command"}
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(CheckConfig)
+        if field.name in shown.keys() - what_it_probes
+    }
+    assert set(defaults) >= {"timeout", "failures_before_unhealthy", "local_only"}
+    assert {name: getattr(check, name) for name in defaults} == defaults

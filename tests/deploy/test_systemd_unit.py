@@ -15,6 +15,9 @@ import pytest
 UNIT = "runner-agent.service"
 DROP_IN = "docker-access.conf"
 MAX_EXPOSURE = 1.5
+# The figure the README and the unit quote, as systemd 252 (Debian 12)
+# rates it; other versions weigh the settings a little differently.
+DOCUMENTED_EXPOSURE = (252, 1.1)
 _OVERALL = re.compile(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)")
 
 
@@ -84,11 +87,21 @@ def test_shipped_unit_draws_no_complaint_but_a_missing_program(tool, repo, tmp_p
     assert all("is not executable" in line for line in complaints), complaints
 
 
+def _systemd_version(tool: Callable[[str], str]) -> int:
+    first = _analyze(tool, "--version").stdout.split()
+    return int(first[1])
+
+
 @pytest.mark.parametrize("docker", [False, True], ids=["unit", "with-docker"])
 def test_unit_exposure_is_at_most_1_5(tool, repo, tmp_path, docker):
     unit = _install(repo, tmp_path, docker=docker)
 
-    assert _exposure(tool, unit) <= MAX_EXPOSURE
+    exposure = _exposure(tool, unit)
+
+    assert exposure <= MAX_EXPOSURE
+    version, documented = DOCUMENTED_EXPOSURE
+    if _systemd_version(tool) == version:
+        assert exposure <= documented
 
 
 def test_docker_drop_in_adds_the_docker_group(tool, repo, tmp_path):
