@@ -1,15 +1,12 @@
-"""Serve a WSGI application with waitress, in a thread or in the foreground.
+"""Serve a WSGI application with waitress, in a thread that can be stopped.
 
 waitress is pure Python, threaded and speaks HTTP/1.1 with keep-alive, which
 is all the emulator, the agent's local endpoint and the test doubles need.
 Its own ``serve()`` blocks until a signal and cannot be stopped from another
 thread, so this module runs waitress's event loop itself:
-
-* :func:`serve_in_thread` binds first (the caller may connect as soon as it
-  returns), then polls the socket map in a named daemon thread until
-  :meth:`ServerHandle.stop` asks it to end;
-* :func:`serve_until` does the same but blocks the caller until an event is
-  set, for a command running in the foreground.
+:func:`serve_in_thread` binds first (the caller may connect as soon as it
+returns), then polls the socket map in a named daemon thread until
+:meth:`ServerHandle.stop` asks it to end.
 
 Stopping closes the listener, every open connection and the worker threads,
 then joins the loop thread, so the port is free again when ``stop`` returns.
@@ -25,17 +22,19 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
 from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 
+from runner_agent.config.values import host_port
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["DropConnection", "ServerHandle", "serve_in_thread", "serve_until"]
+__all__ = ["DropConnection", "ServerHandle", "serve_in_thread"]
 
 _POLL_TIMEOUT = 1.0
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -68,11 +67,6 @@ def _droppable(app: WSGIApplication) -> WSGIApplication:
     return application
 
 
-def _url_host(host: str) -> str:
-    host = _WILDCARDS.get(host, host)
-    return f"[{host}]" if ":" in host else host
-
-
 class ServerHandle:
     """A running server: where it listens and how to stop it."""
 
@@ -87,7 +81,8 @@ class ServerHandle:
         if unix_socket is None:
             self.host = str(server.effective_host)
             self.port = int(server.effective_port)
-            self.url = f"http://{_url_host(self.host)}:{self.port}"
+            url_host = _WILDCARDS.get(self.host, self.host)
+            self.url = f"http://{host_port(url_host, self.port)}"
         else:
             self.host = "localhost"
             self.port = 0
@@ -171,37 +166,3 @@ def serve_in_thread(
     handle._start()
 
     return handle
-
-
-def serve_until(
-    app: WSGIApplication,
-    stop_event: threading.Event,
-    *,
-    on_listening: Callable[[ServerHandle], None] | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    unix_socket: str | None = None,
-    threads: int = 8,
-    name: str = "http",
-) -> None:
-    """Serve ``app`` until ``stop_event`` is set, blocking the caller.
-
-    ``on_listening`` is called once with the handle as soon as the server
-    accepts connections. The wait wakes up regularly so that signal handlers
-    of the main thread get to run.
-    """
-    handle = serve_in_thread(
-        app,
-        host=host,
-        port=port,
-        unix_socket=unix_socket,
-        threads=threads,
-        name=name,
-    )
-    try:
-        if on_listening is not None:
-            on_listening(handle)
-        while not stop_event.wait(0.5) and handle.running:
-            pass
-    finally:
-        handle.stop()

@@ -29,21 +29,17 @@ of ``identity.json``) and answered masked.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 import structlog
 
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config
-from runner_agent.config.loader import check_rest_exposure
 from runner_agent.config.values import is_loopback
+from runner_agent.created_runners import CreatedRunnerKeys, created_runner_json
 from runner_agent.credentials import bearer_matches, redact, scrub
 from runner_agent.errors import (
     ApiError,
@@ -51,19 +47,19 @@ from runner_agent.errors import (
     MissingCredentialError,
     RateLimitedError,
     RunnerAgentError,
-    StateError,
 )
-from runner_agent.models import CreatedRunner
-from runner_agent.state import Identity, StateDir, utc_now
+from runner_agent.wsgi import (
+    HttpError,
+    Request,
+    Response,
+    error_document,
+    json_response,
+)
 
 __all__ = [
-    "CREATED_RUNNERS_DIR",
-    "CreatedRunnerKeys",
     "RestAdapter",
     "WsgiApp",
     "build_rest_app",
-    "check_rest_exposure",
-    "created_runner_json",
 ]
 
 log = structlog.get_logger(__name__)
@@ -71,126 +67,13 @@ log = structlog.get_logger(__name__)
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-CREATED_RUNNERS_DIR: Final = "created-runners"
 MAX_BODY: Final = 64 * 1024
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _CREATE_FIELDS = frozenset({"regionId", "name", "tags", "sandboxClass"})
 
 
 def build_rest_app(config: Config, client: RunnersClient) -> WsgiApp:
     """The REST adapter over ``client``, to mount at ``/v1``."""
     return RestAdapter(config, client)
-
-
-class CreatedRunnerKeys:
-    """Where the one-time key of a runner created here is kept.
-
-    Each file is ``<state_dir>/created-runners/<id>.json``, mode 0600, in the
-    format of ``identity.json``: installed as that file in the state
-    directory of the host that is to run the runner, it is its identity.
-    """
-
-    def __init__(self, state_dir: Path) -> None:
-        self.store = StateDir(Path(state_dir) / CREATED_RUNNERS_DIR)
-
-    def check_writable(self) -> None:
-        """Fail before a create, not after it, when the key could not be kept."""
-        self.store.ensure()
-        if not os.access(self.store.path, os.W_OK | os.X_OK):
-            raise StateError(
-                "cannot write the keys of new runners here", path=str(self.store.path)
-            )
-
-    def keep(
-        self, created: CreatedRunner, *, name: str, region_id: str, api_url: str
-    ) -> Path:
-        if not _SAFE_ID.match(created.id):
-            raise StateError(f"the new runner's id {created.id!r} is not a file name")
-        identity = Identity(
-            runner_id=created.id,
-            token=created.api_key,
-            name=name,
-            region_id=region_id,
-            api_url=api_url,
-            registered_at=utc_now(),
-        )
-        name_on_disk = f"{created.id}.json"
-        self.store.write_json(name_on_disk, identity.to_json(show_secrets=True))
-
-        return self.store.file(name_on_disk)
-
-
-def created_runner_json(
-    created: CreatedRunner, key_file: Path, *, show_secrets: bool = False
-) -> dict[str, Any]:
-    """The answer to a create: the key masked, and where it was written."""
-    key = created.api_key
-    return {
-        "id": created.id,
-        "apiKey": key.reveal() if show_secrets else key.masked,
-        "keyFile": str(key_file),
-        "note": (
-            "The control plane shows a runner's key once. It was written to "
-            "keyFile (mode 0600); install that file as identity.json in the "
-            "state directory of the host that will run this runner."
-        ),
-    }
-
-
-class HttpError(Exception):
-    """An answer decided by the adapter itself, not by the control plane."""
-
-    def __init__(
-        self, status: int, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
-        super().__init__(message)
-
-
-@dataclass
-class Request:
-    """What a handler needs of one WSGI request."""
-
-    method: str
-    path: str
-    query_string: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    params: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, Any]) -> Request:
-        headers = {
-            key[5:].replace("_", "-").lower(): str(value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        return cls(
-            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
-            path=str(environ.get("PATH_INFO", "")) or "/",
-            query_string=str(environ.get("QUERY_STRING", "")),
-            headers=headers,
-            body=_read_body(environ),
-        )
-
-    @property
-    def full_path(self) -> str:
-        return f"{self.path}?{self.query_string}" if self.query_string else self.path
-
-    def json(self) -> Any:
-        """The decoded body; None when there is none."""
-        if not self.body.strip():
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise HttpError(400, "The body is not valid JSON") from None
-
-    def query_value(self, name: str) -> str | None:
-        values = parse_qs(self.query_string).get(name)
-        return values[0] if values else None
 
 
 @dataclass(frozen=True)
@@ -232,7 +115,7 @@ class RestAdapter:
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
-            request = Request.from_environ(environ)
+            request = Request.from_environ(environ, max_body=MAX_BODY)
         except HttpError as error:
             unread = Request(method="?", path=str(environ.get("PATH_INFO", "")))
             return _send(start_response, _error_answer(unread, error))
@@ -279,7 +162,7 @@ class RestAdapter:
             raise HttpError(
                 405,
                 f"Cannot {request.method} {request.path}",
-                {"Allow": ", ".join(allowed)},
+                headers={"Allow": ", ".join(allowed)},
             )
         raise HttpError(404, f"Cannot {request.method} {request.path}")
 
@@ -298,7 +181,7 @@ class RestAdapter:
             raise HttpError(
                 401,
                 "Missing or wrong bearer token",
-                {"WWW-Authenticate": 'Bearer realm="runner-agent"'},
+                headers={"WWW-Authenticate": 'Bearer realm="runner-agent"'},
             )
 
     # The handlers, one per route.
@@ -318,18 +201,13 @@ class RestAdapter:
         sandbox_class = body.get("sandboxClass")
         if sandbox_class is not None and not isinstance(sandbox_class, str):
             raise HttpError(400, "sandboxClass must be a string")
-        try:
-            self.keys.check_writable()
-        except StateError as error:
-            raise HttpError(
-                500, f"the runner was not created: its key could not be kept: {error}"
-            ) from None
-
-        created = self.client.create_runner(
-            region_id=region_id, name=name, tags=tags, sandbox_class=sandbox_class
-        )
-        path = self.keys.keep(
-            created, name=name, region_id=region_id, api_url=self.config.api_url
+        created, path = self.keys.create(
+            self.client,
+            region_id=region_id,
+            name=name,
+            tags=tags,
+            sandbox_class=sandbox_class,
+            api_url=self.config.api_url,
         )
         return Answer(201, created_runner_json(created, path))
 
@@ -351,7 +229,7 @@ class RestAdapter:
         return Answer(200, [holder.to_json() for holder in holders])
 
     def healthcheck(self, request: Request) -> Answer:
-        body = request.json()
+        body = _json(request)
         if body is None:
             body = self._measure()
         elif not isinstance(body, dict):
@@ -383,15 +261,9 @@ class RestAdapter:
         return Answer(200, runner.to_json())
 
     def _measure(self) -> dict[str, Any]:
-        from runner_agent.collectors import HostMonitor
-        from runner_agent.payload import healthcheck_body
+        from runner_agent.payload import measure_once
 
-        monitor = HostMonitor(self.config)
-        try:
-            monitor.collect_once()
-            return healthcheck_body(self.config.runner, monitor)
-        finally:
-            monitor.close()
+        return measure_once(self.config)
 
 
 def _path(method: str, path: str, handler: Handler) -> Route:
@@ -416,21 +288,18 @@ ROUTES: Final[tuple[Route, ...]] = (
 )
 
 
-def _read_body(environ: Mapping[str, Any]) -> bytes:
+def _json(request: Request) -> Any:
+    """The decoded body; None when there is none."""
+    if not request.body.strip():
+        return None
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return json.loads(request.body)
     except ValueError:
-        raise HttpError(400, "Content-Length is not a number") from None
-    if length > MAX_BODY:
-        raise HttpError(413, f"The body is larger than {MAX_BODY} bytes")
-    if length <= 0:
-        return b""
-    data: bytes = environ["wsgi.input"].read(length)
-    return data
+        raise HttpError(400, "The body is not valid JSON") from None
 
 
 def _object_body(request: Request) -> dict[str, Any]:
-    body = request.json()
+    body = _json(request)
     if not isinstance(body, dict):
         raise HttpError(400, "The body must be a JSON object")
     return body
@@ -466,7 +335,7 @@ def _from_api_error(error: ApiError) -> HttpError:
     headers = {}
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return HttpError(status, error.message, headers)
+    return HttpError(status, error.message, headers=headers)
 
 
 def _scrubbed(answer: Answer) -> Answer:
@@ -476,29 +345,14 @@ def _scrubbed(answer: Answer) -> Answer:
 
 
 def _error_answer(request: Request, error: HttpError) -> Answer:
-    document = {
-        "path": request.full_path,
-        "timestamp": utc_now(),
-        "statusCode": error.status,
-        "error": _reason(error.status),
-        "message": redact(error.message),
-    }
+    document = error_document(error.status, redact(error.message), request.full_path)
     return Answer(error.status, document, error.headers)
 
 
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _send(start_response: StartResponse, answer: Answer) -> list[bytes]:
-    headers = list(answer.headers.items())
-    data = b""
-    if answer.body is not None:
-        data = json.dumps(answer.body).encode()
-        headers.append(("Content-Type", "application/json"))
-    headers.append(("Content-Length", str(len(data))))
-    start_response(f"{answer.status} {_reason(answer.status)}", headers)
-    return [data]
+def _send(start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
+    if answer.body is None:
+        response = Response(answer.status)
+    else:
+        response = json_response(answer.status, answer.body)
+    response.headers.extend(answer.headers.items())
+    return response.send(start_response)

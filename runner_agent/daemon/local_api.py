@@ -12,13 +12,13 @@ Further routes (the REST adapter) can be mounted under a prefix.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from runner_agent.daemon.status import AgentStatus
 from runner_agent.daemon.telemetry import CONTENT_TYPE, Telemetry
+from runner_agent.wsgi import Response, json_response
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -62,22 +62,12 @@ class LocalApi:
         if path == "/status":
             return _json(start_response, 200, self.status.to_json())
         if path == "/metrics":
-            data = self.telemetry.render()
-            start_response(
-                "200 OK",
-                [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))],
+            metrics = Response(
+                200, self.telemetry.render(), [("Content-Type", CONTENT_TYPE)]
             )
-            return [data]
+            return metrics.send(start_response)
         return _json(start_response, 404, {"error": f"no such path: {path}"})
 
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Unavailable"}
-
-
-def _json(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
-    data = json.dumps(body).encode()
-    start_response(
-        f"{status} {_REASONS.get(status, 'Error')}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-    )
-    return [data]
+def _json(start_response: StartResponse, status: int, body: Any) -> Iterable[bytes]:
+    return json_response(status, body).send(start_response)

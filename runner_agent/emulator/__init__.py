@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 from runner_agent.emulator.api import RunnersApi
 from runner_agent.emulator.control import CONTROL_PREFIX, ControlSurface
 from runner_agent.emulator.faults import FaultBoard, RequestLog
-from runner_agent.emulator.settings import EmulatorSettings, parse_duration
+from runner_agent.emulator.settings import EmulatorSettings
 from runner_agent.emulator.store import Clock, Store
 from runner_agent.httpserver import ServerHandle, serve_in_thread
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["Emulator", "EmulatorSettings", "Store", "parse_duration", "serve"]
+__all__ = ["Emulator", "EmulatorSettings", "Store", "serve"]
 
 
 class _Application:

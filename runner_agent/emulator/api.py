@@ -38,7 +38,8 @@ from runner_agent.emulator.validation import (
     validate_healthcheck,
     validate_uuid,
 )
-from runner_agent.emulator.wsgi import (
+from runner_agent.httpserver import DropConnection
+from runner_agent.wsgi import (
     HttpError,
     Request,
     Response,
@@ -46,7 +47,6 @@ from runner_agent.emulator.wsgi import (
     iso_timestamp,
     json_response,
 )
-from runner_agent.httpserver import DropConnection
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

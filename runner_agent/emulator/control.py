@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from runner_agent.emulator.faults import Fault, FaultBoard, RequestLog
 from runner_agent.emulator.store import Store
 from runner_agent.emulator.validation import validate_uuid
-from runner_agent.emulator.wsgi import (
+from runner_agent.wsgi import (
     HttpError,
     Request,
     Response,

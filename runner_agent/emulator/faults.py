@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from runner_agent.emulator.wsgi import HttpError
+from runner_agent.wsgi import HttpError
 
 __all__ = ["Fault", "FaultBoard", "RequestLog"]
 

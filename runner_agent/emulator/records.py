@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from runner_agent.emulator.wsgi import iso_timestamp
+from runner_agent.wsgi import iso_timestamp
 
 __all__ = [
     "DEAD_SANDBOX_STATES",

@@ -13,16 +13,12 @@ live sandboxes is decommissioned on the third check in a row.
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EmulatorSettings", "new_key", "parse_duration"]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+__all__ = ["EmulatorSettings", "new_key"]
 
 
 def new_key() -> str:
@@ -32,28 +28,6 @@ def new_key() -> str:
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
-
-
-def parse_duration(value: str | float) -> float:
-    """Read seconds from a number or a string such as ``"500ms"``, ``"2m"``.
-
-    Raises :class:`ValueError` for anything else, and for negative values.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(
-                f"not a duration: {value!r} (use seconds or 500ms, 10s, 2m, 1h)"
-            )
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {value!r}")
-
-    return seconds
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from runner_agent.emulator.records import (
     snapshot_view,
 )
 from runner_agent.emulator.settings import EmulatorSettings, new_key
-from runner_agent.emulator.wsgi import HttpError
+from runner_agent.wsgi import HttpError
 
 __all__ = ["Store"]
 

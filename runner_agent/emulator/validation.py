@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Any, Final
 
-from runner_agent.emulator.wsgi import HttpError
+from runner_agent.wsgi import HttpError
 
 __all__ = [
     "SANDBOX_CLASSES",

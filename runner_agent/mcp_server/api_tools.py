@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from runner_agent.errors import StateError
+from runner_agent.created_runners import CreatedRunnerKeys, created_runner_json
 from runner_agent.mcp_server.base import (
     RegionId,
     RunnerId,
@@ -28,7 +27,6 @@ from runner_agent.mcp_server.base import (
     reader,
     writer,
 )
-from runner_agent.rest_adapter import CreatedRunnerKeys, created_runner_json
 
 API_TOOLS: tuple[ToolSpec, ...] = (
     writer(
@@ -107,20 +105,14 @@ class ApiTools(ToolSet):
         """
         keys = CreatedRunnerKeys(self.config.state_dir)
         with self.refusals():
-            keys.check_writable()
-            created = self.client.create_runner(
-                region_id=region_id, name=name, tags=tags, sandbox_class=sandbox_class
+            created, path = keys.create(
+                self.client,
+                region_id=region_id,
+                name=name,
+                tags=tags,
+                sandbox_class=sandbox_class,
+                api_url=self.config.api_url,
             )
-        try:
-            path = keys.keep(
-                created, name=name, region_id=region_id, api_url=self.config.api_url
-            )
-        except StateError as error:
-            raise ToolError(
-                f"runner {created.id} was created but its key could not be kept "
-                f"({error}); the key is lost: cordon and delete that runner, "
-                "then create it again"
-            ) from error
         return self.result(
             created_runner_json(created, path, show_secrets=self.show_secrets)
         )
@@ -220,20 +212,14 @@ class ApiTools(ToolSet):
         An accepted healthcheck marks the runner ready; repeating it is
         harmless.
         """
-        from runner_agent.collectors import HostMonitor
-        from runner_agent.payload import healthcheck_body
+        from runner_agent.payload import measure_once
 
-        monitor = HostMonitor(self.config)
         with self.refusals():
-            try:
-                self.identity()
-                monitor.collect_once()
-                body = healthcheck_body(self.config.runner, monitor)
-                started = time.monotonic()
-                self.client.send_healthcheck(body)
-                latency_ms = (time.monotonic() - started) * 1000
-            finally:
-                monitor.close()
+            self.identity()
+            body = measure_once(self.config)
+            started = time.monotonic()
+            self.client.send_healthcheck(body)
+            latency_ms = (time.monotonic() - started) * 1000
         return self.result(
             {"accepted": True, "latencyMs": round(latency_ms, 1), "body": body}
         )

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,6 +27,7 @@ from runner_agent.context import AgentContext
 from runner_agent.credentials import redact, scrub
 from runner_agent.errors import ApiError, RunnerAgentError
 from runner_agent.state import Identity
+from runner_agent.wsgi import reason_phrase
 
 RunnerId = Annotated[
     str,
@@ -153,7 +153,7 @@ def describe(error: RunnerAgentError) -> str:
     if isinstance(error, ApiError):
         operation = error.operation or "the request"
         if error.status:
-            phrase = _phrase(error.status)
+            phrase = reason_phrase(error.status)
             text = f"{operation}: the control plane answered {error.status} "
             text += f"{phrase}: {error.message}"
         else:
@@ -161,10 +161,3 @@ def describe(error: RunnerAgentError) -> str:
     else:
         text = str(error)
     return redact(text)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"

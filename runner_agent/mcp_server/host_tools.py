@@ -61,16 +61,10 @@ class HostTools(ToolSet):
 
     def metrics(self) -> dict[str, Any]:
         """The healthcheck this host would send, measured now; no network."""
-        from runner_agent.collectors import HostMonitor
-        from runner_agent.payload import healthcheck_body
+        from runner_agent.payload import measure_once
 
-        monitor = HostMonitor(self.config)
         with self.refusals():
-            try:
-                monitor.collect_once()
-                body = healthcheck_body(self.config.runner, monitor)
-            finally:
-                monitor.close()
+            body = measure_once(self.config)
         return self.result(body)
 
     def cordon(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runner_agent import __version__
 from runner_agent.config import Config
-from runner_agent.config.values import is_loopback
+from runner_agent.config.values import host_port, is_loopback
 from runner_agent.context import AgentContext
 from runner_agent.credentials import Secret, bearer_matches
 from runner_agent.errors import ConfigError
@@ -118,8 +118,7 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def _url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{MCP_PATH}"
+    return f"http://{host_port(host, port)}{MCP_PATH}"
 
 
 class BearerGuard:

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from runner_agent.httpserver import DropConnection, serve_in_thread, serve_until
+from runner_agent.httpserver import DropConnection, serve_in_thread
 
 
 def hello(environ, start_response):
@@ -138,19 +138,6 @@ def test_waitress_logging_is_quiet():
     handle.stop()
 
     assert logging.getLogger("waitress").getEffectiveLevel() >= logging.ERROR
-
-
-def test_serve_until_blocks_until_the_event_is_set():
-    stop = threading.Event()
-    seen: list[str] = []
-
-    def listening(handle):
-        seen.append(httpx.get(handle.url).text)
-        stop.set()
-
-    serve_until(hello, stop, on_listening=listening)
-
-    assert len(seen) == 1
 
 
 def test_stop_cuts_off_a_request_in_progress_without_waiting_long():

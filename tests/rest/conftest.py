@@ -51,7 +51,11 @@ def make_rest(emulator, tmp_path) -> Iterator[Callable[..., Rest]]:
     cleanup: list[Callable[[], None]] = []
 
     def make(
-        *, token: str | None = TOKEN, listen: str = "127.0.0.1:9713", **env: str
+        *,
+        token: str | None = TOKEN,
+        listen: str = "127.0.0.1:9713",
+        api_timeout: float = 10.0,
+        **env: str,
     ) -> Rest:
         environment = {
             "RUNNER_AGENT_CONFIG": os.devnull,
@@ -65,7 +69,7 @@ def make_rest(emulator, tmp_path) -> Iterator[Callable[..., Rest]]:
         if token is not None:
             environment["RUNNER_AGENT_LOCAL_TOKEN"] = token
         config = load_config(env=environment)
-        client = RunnersClient(config.api_url, config.credentials)
+        client = RunnersClient(config.api_url, config.credentials, timeout=api_timeout)
         server = serve_in_thread(build_rest_app(config, client), name="rest-test")
         http = httpx.Client(base_url=server.url, timeout=30)
         cleanup.extend([server.stop, client.close, http.close])

@@ -1,4 +1,5 @@
-"""Small WSGI plumbing shared by the API and the control surface.
+"""Small WSGI plumbing shared by the emulator, the REST adapter and the
+daemon's local endpoint.
 
 A :class:`Request` is read once from the environ (body included), a
 :class:`Response` turns into the WSGI answer, and an :class:`HttpError`
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -20,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse
 
 __all__ = [
     "HttpError",
     "Request",
     "Response",
     "error_document",
+    "error_response",
     "iso_timestamp",
     "json_response",
+    "reason_phrase",
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -40,33 +43,51 @@ def iso_timestamp(seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status``; "Error" for an unknown one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 class HttpError(Exception):
     """An answer other than success, raised from inside a route."""
 
     def __init__(
-        self, status: int, message: str, *, headers: dict[str, str] | None = None
+        self, status: int, message: str, *, headers: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
 
 @dataclass
 class Request:
-    """One HTTP request, read in full from a WSGI environ."""
+    """One HTTP request, read in full from a WSGI environ.
+
+    ``params`` holds what a router matched in the path.
+    """
 
     method: str
     path: str
-    query_string: str
-    headers: dict[str, str]
-    body: bytes
-    remote_addr: str
-    remote_port: int | None
+    query_string: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    remote_addr: str = ""
+    remote_port: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_environ(cls, environ: WSGIEnvironment) -> Request:
-        """Read the request line, headers and body from ``environ``."""
+    def from_environ(
+        cls, environ: Mapping[str, Any], *, max_body: int | None = None
+    ) -> Request:
+        """Read the request line, headers and body from ``environ``.
+
+        Raises HttpError: 400 for a Content-Length that is not a number,
+        413 for a body larger than ``max_body`` bytes.
+        """
         headers = {
             key[5:].replace("_", "-").lower(): str(value)
             for key, value in environ.items()
@@ -75,13 +96,14 @@ class Request:
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = str(environ["CONTENT_TYPE"])
         port = str(environ.get("REMOTE_PORT") or "")
+        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
 
         return cls(
             method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
-            path=str(environ.get("SCRIPT_NAME", "")) + str(environ["PATH_INFO"]),
+            path=path or "/",
             query_string=str(environ.get("QUERY_STRING", "")),
             headers=headers,
-            body=_read_body(environ),
+            body=_read_body(environ, max_body),
             remote_addr=str(environ.get("REMOTE_ADDR", "")),
             remote_port=int(port) if port.isdigit() else None,
         )
@@ -95,6 +117,11 @@ class Request:
     def query(self) -> dict[str, list[str]]:
         """The query string, parsed."""
         return parse_qs(self.query_string, keep_blank_values=True)
+
+    def query_value(self, name: str) -> str | None:
+        """The first value of ``name`` in the query string, if any."""
+        values = self.query.get(name)
+        return values[0] if values else None
 
     def json(self) -> Any:
         """The body parsed as JSON; 400 when it is not JSON."""
@@ -125,14 +152,18 @@ class Request:
             return None
 
 
-def _read_body(environ: WSGIEnvironment) -> bytes:
+def _read_body(environ: Mapping[str, Any], max_body: int | None) -> bytes:
+    length = str(environ.get("CONTENT_LENGTH") or "0")
+    if not length.isdigit():
+        raise HttpError(400, "Content-Length is not a number")
+    size = int(length)
+    if max_body is not None and size > max_body:
+        raise HttpError(413, f"The body is larger than {max_body} bytes")
     stream = environ.get("wsgi.input")
-    if stream is None:
+    if stream is None or size == 0:
         return b""
-    length = str(environ.get("CONTENT_LENGTH") or "")
-    if length.isdigit():
-        return bytes(stream.read(int(length)))
-    return bytes(stream.read())
+
+    return bytes(stream.read(size))
 
 
 @dataclass
@@ -145,9 +176,8 @@ class Response:
 
     def send(self, start_response: StartResponse) -> Iterable[bytes]:
         """Hand this response to the WSGI server."""
-        phrase = HTTPStatus(self.status).phrase
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
-        start_response(f"{self.status} {phrase}", headers)
+        start_response(f"{self.status} {reason_phrase(self.status)}", headers)
         return [self.body]
 
 
@@ -163,7 +193,7 @@ def error_document(status: int, message: str, path: str) -> dict[str, Any]:
         "path": path,
         "timestamp": iso_timestamp(time.time()),
         "statusCode": status,
-        "error": HTTPStatus(status).phrase,
+        "error": reason_phrase(status),
         "message": message,
     }
 
