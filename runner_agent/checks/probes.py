@@ -14,8 +14,6 @@ nothing in it can leak through ``errorReason``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -26,18 +24,7 @@ import httpx
 
 from runner_agent.config.checks import CheckConfig
 from runner_agent.reasons import os_reason, short_reason
-
-# Never handed to a check command: the keys, and where they could be read.
-WITHHELD_ENV = (
-    "DAYTONA_API_KEY",
-    "DAYTONA_RUNNER_TOKEN",
-    "DAYTONA_PROXY_API_KEY",
-    "DAYTONA_API_KEY_FILE",
-    "DAYTONA_RUNNER_TOKEN_FILE",
-    "DAYTONA_PROXY_API_KEY_FILE",
-    "CREDENTIALS_DIRECTORY",
-)
-_REAP_TIMEOUT = 1.0
+from runner_agent.subprocesses import command_environment, kill_group
 
 
 @dataclass(frozen=True)
@@ -62,10 +49,6 @@ def run_check(check: CheckConfig, http: httpx.Client) -> Outcome:
     if reason is None:
         return Outcome(ok=True, duration_ms=duration_ms)
     return Outcome(ok=False, reason=short_reason(reason), duration_ms=duration_ms)
-
-
-def check_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
 
 
 def _http(check: CheckConfig, http: httpx.Client) -> str | None:
@@ -100,7 +83,7 @@ def _command(check: CheckConfig) -> str | None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=check_environment(),
+            env=command_environment(),
             start_new_session=True,
         )
     except OSError as error:
@@ -108,28 +91,13 @@ def _command(check: CheckConfig) -> str | None:
     try:
         output, _ = process.communicate(timeout=check.timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(process)
+        kill_group(process)
         return f"timed out after {check.timeout:g}s (killed)"
     if process.returncode == 0:
         return None
     lines = [line for line in output.decode(errors="replace").splitlines() if line]
     status = _exit_status(process.returncode)
     return f"{status}: {lines[-1].strip()}" if lines else status
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    # The command leads its own session, so its group holds every process it
-    # started that did not leave it.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    try:
-        process.communicate(timeout=_REAP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        # A process that left the group still holds the output pipe open:
-        # stop reading it.
-        if process.stdout is not None:
-            process.stdout.close()
-        process.wait()
 
 
 def _exit_status(returncode: int) -> str:

@@ -20,6 +20,11 @@ from runner_agent.config.checks import CheckConfig
 log = structlog.get_logger(__name__)
 
 
+def seconds_ago(now: float, then: float | None) -> float | None:
+    """Seconds from ``then`` to ``now``, to a tenth; None when ``then`` is None."""
+    return None if then is None else round(now - then, 1)
+
+
 class CheckState:
     """What is known about one check, updated from any thread."""
 
@@ -72,9 +77,7 @@ class CheckState:
             "lastReason": (last.reason or None) if last else None,
             "errorReason": self.reason if self.healthy is False else None,
             "lastDurationMs": None if last is None else round(last.duration_ms, 1),
-            "lastRunSecondsAgo": None
-            if self.last_run is None
-            else round(now - self.last_run, 1),
+            "lastRunSecondsAgo": seconds_ago(now, self.last_run),
         }
 
     def _judge(self, outcome: Outcome, damped: bool) -> bool | None:

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from runner_agent.checks.state import seconds_ago
 from runner_agent.errors import CollectionError
 from runner_agent.reasons import short_reason
 
@@ -71,8 +72,8 @@ class Probe(Generic[T]):
             "ok": not self.failures and self.last_ok is not None,
             "runs": self.runs,
             "lastDurationMs": round(self.duration_ns / 1e6, 3),
-            "lastRunSecondsAgo": _ago(now, self.last_run),
-            "lastSuccessSecondsAgo": _ago(now, self.last_ok),
+            "lastRunSecondsAgo": seconds_ago(now, self.last_run),
+            "lastSuccessSecondsAgo": seconds_ago(now, self.last_ok),
             "failures": self.failures,
             "error": self.error or None,
         }
@@ -81,7 +82,3 @@ class Probe(Generic[T]):
         self.runs += 1
         self.duration_ns = time.perf_counter_ns() - started_ns
         self.last_run = time.monotonic()
-
-
-def _ago(now: float, then: float | None) -> float | None:
-    return None if then is None else round(now - then, 1)

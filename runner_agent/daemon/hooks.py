@@ -3,13 +3,12 @@
 A hook runs in its own thread so a slow one never delays the daemon, with a
 timeout after which its whole process group is killed. It gets the event in
 ``RUNNER_AGENT_*`` environment variables and never the agent's keys: the
-``DAYTONA_*`` key variables are removed from its environment.
+key variables, and those saying where the keys are kept, are removed from
+its environment.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
 import time
@@ -19,15 +18,14 @@ import structlog
 
 from runner_agent.config import HooksConfig
 from runner_agent.credentials import redact
+from runner_agent.subprocesses import command_environment, kill_group
 
 log = structlog.get_logger(__name__)
-
-_WITHHELD = ("DAYTONA_API_KEY", "DAYTONA_RUNNER_TOKEN", "DAYTONA_PROXY_API_KEY")
 
 
 def hook_environment(event: str, fields: Mapping[str, str]) -> dict[str, str]:
     """The parent's environment without keys, plus the event."""
-    env = {key: value for key, value in os.environ.items() if key not in _WITHHELD}
+    env = command_environment()
     env["RUNNER_AGENT_EVENT"] = event
     for name, value in fields.items():
         env[f"RUNNER_AGENT_{name.upper()}"] = value
@@ -82,8 +80,7 @@ class Hooks:
         try:
             _, stderr = process.communicate(timeout=self.config.timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            kill_group(process)
             log.warning(
                 "hook_timed_out",
                 hook_event=event,

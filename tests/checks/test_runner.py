@@ -127,8 +127,10 @@ def test_reported_entries_parse_with_the_strict_api_model(runner_for):
     runner = runner_for(_check("ok"), _check("bad", command=("false",)))
 
     runner.run_all()
+    entries = runner.service_health()
 
-    for entry in runner.service_health():
+    assert [entry["serviceName"] for entry in entries] == ["ok", "bad"]
+    for entry in entries:
         parsed = RunnerServiceHealth.from_dict(entry)
         assert parsed.additional_properties == {}
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import stat
+import time
 
+from structlog.testing import capture_logs
+
+from runner_agent.config import HooksConfig
+from runner_agent.daemon.hooks import Hooks
+from runner_agent.subprocesses import REAP_TIMEOUT
+from tests.cli.conftest import base_env
 from tests.daemon.conftest import (
+    AgentProcess,
     control,
     org,
     set_unschedulable,
@@ -109,3 +120,63 @@ def test_a_slow_hook_is_killed_after_its_timeout(
     agent.stop()
 
     assert timed_out["timeout_seconds"] == 0.5
+
+
+def test_a_hook_is_not_told_where_the_keys_are_kept(emulator, config_file, tmp_path):
+    """The daemon reads its key from a file; the hook learns neither place."""
+    script, record = hook_script(tmp_path, "on-change")
+    key_file = tmp_path / "api-key"
+    key_file.write_text(emulator.organization_key)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    config = config_file(
+        '[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n'
+        f'[hooks]\non_state_change = "{script}"\n'
+    )
+    env = base_env(
+        RUNNER_AGENT_CONFIG=str(config),
+        DAYTONA_API_KEY_FILE=str(key_file),
+        CREDENTIALS_DIRECTORY=str(credentials),
+    )
+    agent = AgentProcess([], env)
+    try:
+        agent.wait_for("hook_ran", lambda e: len(records(record)) >= 1)
+    finally:
+        agent.stop()
+
+    hook = records(record)[0]
+    assert hook["RUNNER_AGENT_EVENT"] == "state_changed"
+    assert "DAYTONA_API_KEY_FILE" not in hook
+    assert "CREDENTIALS_DIRECTORY" not in hook
+    assert str(key_file) not in record.read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_grandchild_that_left_the_group_does_not_hold_the_hook(tmp_path):
+    """The timeout frees the hook's thread though a process keeps its output."""
+    pidfile = tmp_path / "grandchild.pid"
+    script = tmp_path / "escapes"
+    script.write_text(f"#!/bin/sh\nsetsid sleep 30 &\necho $! > {pidfile}\nsleep 30\n")
+    script.chmod(0o755)
+    hooks = Hooks(HooksConfig(on_state_change=(str(script),), timeout=0.5))
+
+    with capture_logs() as logs:
+        started = time.monotonic()
+        hooks.fire("state_changed", {})
+        hooks.wait(10)
+        took = time.monotonic() - started
+    grandchild = int(pidfile.read_text())
+    escaped = _alive(grandchild)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(grandchild, signal.SIGKILL)
+
+    assert escaped
+    assert took < 0.5 + REAP_TIMEOUT + 1.5
+    assert [e["event"] for e in logs] == ["hook_timed_out"]
