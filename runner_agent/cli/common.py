@@ -67,11 +67,16 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 
 
 def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
-    """Configuration overrides from flags that were given (not None)."""
+    """Configuration overrides from flags that were given (not None).
+
+    A path is passed on as its text.
+    """
     from runner_agent.config import FlagValue
 
     return {
-        key.replace("__", "."): FlagValue(flag, value)
+        key.replace("__", "."): FlagValue(
+            flag, str(value) if isinstance(value, Path) else value
+        )
         for key, (flag, value) in values.items()
         if value is not None and value != ()
     }
@@ -120,16 +125,23 @@ def echo(text: str = "") -> None:
 
 def confirm(question: str, *, yes: bool) -> None:
     """Ask on a terminal; without one, refuse unless ``--yes`` was given."""
+    refuse_without_terminal(question, yes=yes)
+    if not yes and not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+def refuse_without_terminal(question: str, *, yes: bool) -> None:
+    """Refuse (exit 2) when :func:`confirm` could not ask and ``--yes`` is absent.
+
+    Called before any request, it keeps that refusal from depending on
+    the keys or the network.
+    """
     from runner_agent.errors import UsageError
 
-    if yes:
-        return
-    if not sys.stdin.isatty():
+    if not yes and not sys.stdin.isatty():
         raise UsageError(
             f"{question.rstrip('?')}: refusing without a terminal; pass --yes"
         )
-    if not typer.confirm(question, default=False):
-        raise typer.Exit(1)
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

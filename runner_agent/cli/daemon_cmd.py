@@ -48,7 +48,7 @@ def run(
     _leave_out_unused_libraries()
     overrides = flags(
         api_url=("--api-url", api_url),
-        state_dir=("--state-dir", str(state_dir) if state_dir else None),
+        state_dir=("--state-dir", state_dir),
         healthcheck__interval=("--interval", interval),
         local_api__listen=("--listen", listen),
         runner__region_id=("--region-id", region_id),

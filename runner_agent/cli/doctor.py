@@ -44,7 +44,7 @@ def doctor(
 
     overrides = flags(
         api_url=("--api-url", api_url),
-        state_dir=("--state-dir", str(state_dir) if state_dir else None),
+        state_dir=("--state-dir", state_dir),
     )
 
     def load() -> Config:

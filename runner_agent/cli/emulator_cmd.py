@@ -77,7 +77,8 @@ def emulator(
     ] = False,
 ) -> None:
     """Serve a local, stateful emulator of the Daytona runners API."""
-    from runner_agent.emulator import EmulatorSettings, parse_duration, serve
+    from runner_agent.config.values import duration
+    from runner_agent.emulator import EmulatorSettings, serve
 
     chosen: dict[str, Any] = {
         "organization_id": organization_id,
@@ -90,8 +91,8 @@ def emulator(
             host=host,
             port=port,
             region_name=region_name,
-            check_interval=parse_duration(check_interval),
-            unresponsive_after=parse_duration(unresponsive_after),
+            check_interval=duration(check_interval),
+            unresponsive_after=duration(unresponsive_after),
             decommission_checks=decommission_checks,
             **{key: value for key, value in chosen.items() if value is not None},
         )

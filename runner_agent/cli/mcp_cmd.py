@@ -72,7 +72,7 @@ def mcp(
         config_path,
         flags(
             api_url=("--api-url", api_url),
-            state_dir=("--state-dir", str(state_dir) if state_dir else None),
+            state_dir=("--state-dir", state_dir),
         ),
         log_level=log_level,
         quiet=False,

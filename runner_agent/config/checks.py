@@ -9,12 +9,12 @@ reported under its own key, such as ``checks[2].url``, with the check's name.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from runner_agent.config import values
 
@@ -24,6 +24,8 @@ RESERVED_NAMES = frozenset({"docker"})
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 _TARGETS: dict[str, CheckKind] = {"url": "http", "address": "tcp", "command": "command"}
 _MAX_THRESHOLD = 100
+# A check probes the URL exactly as written, trailing slash included.
+_url = functools.partial(values.http_url, strip_slash=False)
 
 
 class CheckValueError(ValueError):
@@ -56,8 +58,7 @@ class CheckConfig:
         if self.kind == "http":
             return self.url
         if self.kind == "tcp" and self.address is not None:
-            host, port = self.address
-            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            return values.host_port(*self.address)
         return shlex.join(self.command)
 
     def __str__(self) -> str:
@@ -96,15 +97,15 @@ def _parse_one(index: int, raw: Any) -> CheckConfig:
         "local_only": _field(where, raw, "local_only", False, values.boolean, label),
         **_target_fields(where, raw, kind, label),
     }
-    if "timeout" not in raw:
-        # A short interval brings its timeout along, as for the healthcheck.
-        fields["timeout"] = min(fields["timeout"], fields["interval"] / 2)
-    elif fields["timeout"] >= fields["interval"]:
-        raise CheckValueError(
-            f"{fields['timeout']:g}s must be shorter than the interval "
-            f"({fields['interval']:g}s){label}",
-            key=f"{where}.timeout",
+    try:
+        fields["timeout"] = values.fit_timeout(
+            fields["timeout"],
+            fields["interval"],
+            configured="timeout" in raw,
+            interval_name="the interval",
         )
+    except ValueError as error:
+        raise CheckValueError(f"{error}{label}", key=f"{where}.timeout") from None
     return CheckConfig(name=name, kind=kind, **fields)
 
 
@@ -190,16 +191,6 @@ def _name(raw: Any) -> str:
     if name in RESERVED_NAMES:
         raise ValueError(f"{name!r} is reserved for the agent's own service")
     return name
-
-
-def _url(raw: Any) -> str:
-    url = values.text(raw)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials in the URL")
-    return url
 
 
 def _status(raw: Any) -> int:

@@ -29,7 +29,7 @@ from runner_agent.config.model import (
     RunnerConfig,
     WatchConfig,
 )
-from runner_agent.config.values import is_loopback
+from runner_agent.config.values import fit_timeout, is_loopback
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.errors import ConfigError
 
@@ -270,21 +270,18 @@ def _fit_timeout(
     timeout_key: str,
     interval_key: str,
 ) -> None:
-    """A timeout must end before the next run is due, or runs would pile up.
-
-    A default timeout shrinks to half a short interval (tests beat every
-    50 ms); a configured one that does not fit is refused.
-    """
-    interval = values[interval_key]
-    timeout = values[timeout_key]
-    if origins[timeout_key].kind == "default":
-        values[timeout_key] = min(timeout, interval / 2)
-    elif timeout >= interval:
-        raise ConfigError(
-            f"{timeout:g}s must be shorter than {interval_key} ({interval:g}s)",
-            key=timeout_key,
-            origin=str(origins[timeout_key]),
+    """Apply :func:`fit_timeout` to a timeout key and its interval key."""
+    try:
+        values[timeout_key] = fit_timeout(
+            values[timeout_key],
+            values[interval_key],
+            configured=origins[timeout_key].kind != "default",
+            interval_name=interval_key,
         )
+    except ValueError as error:
+        raise ConfigError(
+            str(error), key=timeout_key, origin=str(origins[timeout_key])
+        ) from None
 
 
 def check_rest_exposure(config: Config) -> None:

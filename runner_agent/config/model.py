@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from runner_agent.config import values
 from runner_agent.config.checks import CheckConfig
 from runner_agent.credentials import Credentials, Secret
 
@@ -101,8 +102,7 @@ class LocalApiConfig:
     def listen(self) -> str:
         if self.address is None:
             return ""
-        host, port = self.address
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return values.host_port(*self.address)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,23 @@ def duration(raw: Any) -> float:
     return seconds
 
 
+def fit_timeout(
+    timeout: float, interval: float, *, configured: bool, interval_name: str
+) -> float:
+    """A timeout that ends before the next run is due, or runs would pile up.
+
+    A default timeout shrinks to half a short interval (tests beat every
+    50 ms); a configured one that does not fit is refused.
+    """
+    if not configured:
+        return min(timeout, interval / 2)
+    if timeout >= interval:
+        raise ValueError(
+            f"{timeout:g}s must be shorter than {interval_name} ({interval:g}s)"
+        )
+    return timeout
+
+
 def fraction(raw: Any) -> float:
     """A number from 0 to 1 (or a percentage string such as ``"10%"``)."""
     try:
@@ -129,15 +146,15 @@ def string_list(raw: Any) -> tuple[str, ...]:
     raise ValueError(f"{raw!r} is not a list of strings")
 
 
-def http_url(raw: Any) -> str:
-    """An absolute http(s) URL, without a trailing slash."""
+def http_url(raw: Any, *, strip_slash: bool = True) -> str:
+    """An absolute http(s) URL, without a trailing slash unless kept."""
     value = text(raw)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} is not an http(s) URL")
     if parts.username or parts.password:
         raise ValueError("must not carry credentials in the URL")
-    return value.rstrip("/")
+    return value.rstrip("/") if strip_slash else value
 
 
 def optional_http_url(raw: Any) -> str:
@@ -188,6 +205,11 @@ def listen_address(raw: Any) -> tuple[str, int] | None:
                 f"{host!r} is not an IP address (use 127.0.0.1, ::1 or 0.0.0.0)"
             ) from None
     return host, port(port_text)
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets (``[::1]:9713``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_loopback(host: str) -> bool:
