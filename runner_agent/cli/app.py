@@ -9,6 +9,7 @@ exit code is 1.
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and of ``python -m runner_agent``."""
     from typer.exceptions import TyperException
 
-    from runner_agent.errors import EXIT_USAGE, RunnerAgentError
+    from runner_agent.errors import EXIT_FAILED, EXIT_USAGE, RunnerAgentError
 
     try:
         code = app(args=argv, prog_name="runner-agent", standalone_mode=False)
@@ -69,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as error:
         # typer carries its own copy of click: usage errors arrive as these.
         _fail(_usage_line(error), getattr(error, "exit_code", EXIT_USAGE), prefix="")
+    except Exception:  # noqa: BLE001 - the one boundary; the traceback is kept
+        # A bug: the traceback is what a report needs, but it may quote a key.
+        from runner_agent.credentials import redact
+
+        sys.stderr.write(redact(traceback.format_exc()))
+        sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)
 
 
