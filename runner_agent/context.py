@@ -8,19 +8,25 @@ configuration (whose runner is then asked for its id).
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config
 from runner_agent.errors import NotRegisteredError
-from runner_agent.state import Identity, StateDir
+from runner_agent.state import IDENTITY_FILE, Identity, StateDir
 
 
 class AgentContext:
-    """The configuration, state directory and API client of one process."""
+    """The configuration, state directory and API client of one process.
+
+    After :meth:`local_identity`, ``identity_file`` is the file the identity
+    was read from (None when it came from the runner key).
+    """
 
     def __init__(self, config: Config, *, timeout: float | None = None) -> None:
         self.config = config
         self.state = StateDir(config.state_dir)
+        self.identity_file: Path | None = None
         self._timeout = timeout
 
     @cached_property
@@ -36,16 +42,28 @@ class AgentContext:
         )
 
     def identity(self) -> Identity:
-        """This host's runner; the client then carries its key."""
+        """This host's runner; the client then carries its key.
+
+        When only a runner key is known, its runner is fetched for the id.
+        """
+        identity = self.local_identity()
+        if identity.runner_id:
+            return identity
+        return identity.of_runner(self.client.get_me())
+
+    def local_identity(self) -> Identity:
+        """This host's runner as far as the host knows it, asking no one.
+
+        The identity on disk, or else the configured runner key with an
+        empty ``runner_id``. The client then carries the key.
+        """
         identity = self.state.load_identity()
         token = self.config.credentials.runner
-        if identity is None and token:
-            self.use_runner_key(Identity(runner_id="", token=token))
-            me = self.client.get_me()
-            identity = Identity(
-                runner_id=me.id, token=token, name=me.name, region_id=me.region
-            )
-        if identity is None:
+        if identity is not None:
+            self.identity_file = self.state.file(IDENTITY_FILE)
+        elif token:
+            identity = Identity(runner_id="", token=token)
+        else:
             raise NotRegisteredError(
                 "this host has no runner identity: run runner-agent register, "
                 "or set DAYTONA_RUNNER_TOKEN",
@@ -53,6 +71,13 @@ class AgentContext:
             )
         self.use_runner_key(identity)
         return identity
+
+    @property
+    def identity_source(self) -> str:
+        """Where the identity came from, for people."""
+        if self.identity_file is not None:
+            return str(self.identity_file)
+        return f"runner_token ({self.config.origin('runner_token')})"
 
     def use_runner_key(self, identity: Identity) -> None:
         self.client.credentials = self.client.credentials.with_runner(identity.token)

@@ -15,7 +15,6 @@ end; Ctrl-C stops everything cleanly. Sample::
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -41,6 +40,7 @@ from runner_agent.config import (
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.daemon import Daemon
 from runner_agent.emulator import Emulator, EmulatorSettings
+from runner_agent.registration import default_runner_name
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,8 @@ def demo_config(emulator: Emulator, state_dir: Path, interval: float) -> Config:
         log_level="debug",
         credentials=Credentials(organization=Secret(emulator.organization_key)),
         runner=RunnerConfig(
-            name=f"demo-{_host_label()}",
+            # A runner name has at most 255 characters.
+            name=f"demo-{default_runner_name()}"[:255],
             region_id=emulator.region_id,
             tags=("demo",),
         ),
@@ -252,13 +253,6 @@ def demo_config(emulator: Emulator, state_dir: Path, interval: float) -> Config:
         local_api=LocalApiConfig(address=("127.0.0.1", 0)),
         lifecycle=LifecycleConfig(on_stop="cordon", stop_timeout=5.0),
     )
-
-
-def _host_label() -> str:
-    label = "".join(
-        c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname()
-    )
-    return label[:40] or "host"
 
 
 def run_demo(interval: float, duration: float | None, out: TextIO | None = None) -> int:

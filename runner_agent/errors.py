@@ -30,7 +30,8 @@ Library code raises these; only the command line turns them into exit codes
 
 from __future__ import annotations
 
-from typing import Final
+import copy
+from typing import Final, Self
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -133,6 +134,13 @@ class ApiError(RunnerAgentError):
         prefix = f"{where}: {status}" if where else status
         return f"{prefix}{self.message}"
 
+    def with_hint(self, text: str) -> Self:
+        """A copy of this error whose message ends with ``; text``."""
+        hinted = copy.copy(self)
+        hinted.message = f"{self.message}; {text}"
+        hinted.args = (hinted.message,)
+        return hinted
+
 
 class TransportError(ApiError):
     """No usable answer arrived from the control plane."""
@@ -201,10 +209,3 @@ class ServerError(ApiError):
 
 class InvalidResponseError(ApiError):
     """The answer did not have the shape the API promises."""
-
-
-def exit_code_for(error: BaseException) -> int:
-    """Return the documented exit code for ``error``."""
-    if isinstance(error, RunnerAgentError):
-        return error.exit_code
-    return EXIT_FAILED

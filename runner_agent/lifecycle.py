@@ -118,13 +118,14 @@ def wait_for_state(
     first_poll: float | None = None,
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    hint: str = "",
     sleep: Callable[[float], object] = time.sleep,
 ) -> Runner:
     """Poll ``fetch`` until the runner reaches ``target`` or time runs out.
 
     The pause between polls starts at ``first_poll`` (``poll`` if not given)
     and doubles up to ``poll``: a quick change is seen quickly, a long wait
-    costs few requests.
+    costs few requests. ``hint`` ends the timeout's message: what to do next.
     """
     started = time.monotonic()
     pause = min(first_poll or poll, poll)
@@ -136,14 +137,40 @@ def wait_for_state(
         if runner.state == target:
             return runner
         if elapsed >= timeout or should_stop():
-            raise WaitTimeoutError(
+            message = (
                 f"runner {runner.name} ({runner.id}) is still {runner.state}, "
-                f"not {target}, after {elapsed:.0f}s",
+                f"not {target}, after {elapsed:.0f}s"
+            )
+            raise WaitTimeoutError(
+                f"{message}; {hint}" if hint else message,
                 runner=runner,
                 elapsed=elapsed,
             )
         sleep(min(pause, max(timeout - elapsed, 0.05)))
         pause = min(pause * 2, poll)
+
+
+def wait_decommissioned(
+    client: RunnersClient,
+    runner_id: str,
+    *,
+    timeout: float,
+    poll: float = 2.0,
+    on_progress: Progress | None = None,
+    hint: str = "",
+    sleep: Callable[[float], object] = time.sleep,
+) -> Runner:
+    """Follow a draining runner until it is decommissioned (see wait_for_state)."""
+    return wait_for_state(
+        lambda: client.get_runner(runner_id),
+        "decommissioned",
+        timeout=timeout,
+        poll=poll,
+        first_poll=min(0.5, poll),
+        on_progress=on_progress,
+        hint=hint,
+        sleep=sleep,
+    )
 
 
 @dataclass(frozen=True)
@@ -181,9 +208,17 @@ def deregister(
         runner = _cordon_and_drain(client, state, runner, on_step)
         if not wait and runner.state != "decommissioned":
             return Deregistration("draining", runner_id, runner.name, runner)
-        runner = _until_decommissioned(
-            client, runner, timeout, poll, on_progress, sleep
-        )
+        if runner.state != "decommissioned":
+            runner = wait_decommissioned(
+                client,
+                runner_id,
+                timeout=timeout,
+                poll=poll,
+                on_progress=on_progress,
+                hint="it stays cordoned and draining: run runner-agent "
+                "deregister again to go on waiting",
+                sleep=sleep,
+            )
         client.delete_runner(runner_id)
     except NotFoundError:
         forget(state)
@@ -218,32 +253,3 @@ def _cordon_and_drain(
         runner = drain(client, state, runner.id)
     on_step("draining")
     return runner
-
-
-def _until_decommissioned(
-    client: RunnersClient,
-    runner: Runner,
-    timeout: float,
-    poll: float,
-    on_progress: Progress | None,
-    sleep: Callable[[float], object],
-) -> Runner:
-    if runner.state == "decommissioned":
-        return runner
-    try:
-        return wait_for_state(
-            lambda: client.get_runner(runner.id),
-            "decommissioned",
-            timeout=timeout,
-            poll=poll,
-            first_poll=min(0.5, poll),
-            on_progress=on_progress,
-            sleep=sleep,
-        )
-    except WaitTimeoutError as error:
-        raise WaitTimeoutError(
-            f"{error}; it stays cordoned and draining: run runner-agent "
-            "deregister again to go on waiting",
-            runner=error.runner,
-            elapsed=error.elapsed,
-        ) from None

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from runner_agent.credentials import Secret, mask
 from runner_agent.errors import InvalidResponseError
 
-RunnerState = Literal[
-    "initializing", "ready", "disabled", "decommissioned", "unresponsive"
-]
 RUNNER_STATES: tuple[str, ...] = (
     "initializing",
     "ready",
@@ -137,8 +134,12 @@ class Runner:
         return cls(**cls._fields_from(_object(data)))
 
     def to_json(self, *, show_secrets: bool = False) -> dict[str, Any]:
-        """The API's own fields, ready for ``--json`` output."""
-        return dict(self.raw)
+        """The API's own fields, ready for ``--json`` output; keys masked."""
+        document = dict(self.raw)
+        api_key = document.get("apiKey")
+        if isinstance(api_key, str) and not show_secrets:
+            document["apiKey"] = mask(api_key)
+        return document
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,6 @@ class RunnerFull(Runner):
             api_key=Secret(_field(mapping, "apiKey", str, True)),
             region_type=_field(mapping, "regionType", str, False),
         )
-
-    def to_json(self, *, show_secrets: bool = False) -> dict[str, Any]:
-        document = dict(self.raw)
-        if not show_secrets:
-            document["apiKey"] = mask(self.api_key.reveal())
-        return document
 
 
 @dataclass(frozen=True)

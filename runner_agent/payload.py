@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from runner_agent import __version__
 from runner_agent.collectors import HostMonitor
-from runner_agent.config import RunnerConfig
+from runner_agent.config import Config, RunnerConfig
 
 
 def healthcheck_body(runner: RunnerConfig, monitor: HostMonitor) -> dict[str, Any]:
@@ -24,3 +26,20 @@ def healthcheck_body(runner: RunnerConfig, monitor: HostMonitor) -> dict[str, An
             body[field] = value
     body["appVersion"] = f"runner-agent/{__version__}"
     return body
+
+
+@contextmanager
+def measured(config: Config) -> Iterator[HostMonitor]:
+    """A monitor that has measured this host once; closed on leaving."""
+    monitor = HostMonitor(config)
+    try:
+        monitor.collect_once()
+        yield monitor
+    finally:
+        monitor.close()
+
+
+def measure_once(config: Config) -> dict[str, Any]:
+    """Measure this host once, outside the daemon, and build the body."""
+    with measured(config) as monitor:
+        return healthcheck_body(config.runner, monitor)

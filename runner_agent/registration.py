@@ -20,9 +20,10 @@ around that:
    unschedulable runners) and deleted, and the name is free again. A runner
    that has checked in, or was created at another time, belongs to someone
    else and is never touched; the registration stops and says so.
-4. When the create fails without an answer (timeout, connection lost), the
-   pending record stays, so the next attempt reconciles. When the server
-   refuses it (4xx), no runner was made and the record is removed.
+4. When the create fails without a usable answer (timeout, connection
+   lost, 5xx, an answer without the key), the pending record stays, so the
+   next attempt reconciles. When the server refuses it (4xx), no runner
+   was made and the record is removed.
 """
 
 from __future__ import annotations
@@ -206,23 +207,16 @@ def _create(
             tags=list(request.tags),
             sandbox_class=request.sandbox_class,
         )
-    except errors.TransportError:
-        # The create may have happened: keep the record for reconciliation.
-        raise
-    except errors.ConflictError as error:
-        state.remove(PENDING_FILE)
-        raise errors.ConflictError(
-            f"{error.message}; another host may use the name {request.name}: "
-            "choose another with --name",
-            status=error.status,
-            operation=error.operation,
-            method=error.method,
-            path=error.path,
-        ) from error
     except errors.ApiError as error:
-        if error.status >= 500:
-            raise
-        state.remove(PENDING_FILE)
+        # Only a refusal (4xx) proves no runner was made; after anything
+        # else the create may have happened: keep the record to reconcile.
+        if 400 <= error.status < 500:
+            state.remove(PENDING_FILE)
+        if isinstance(error, errors.ConflictError):
+            raise error.with_hint(
+                f"another host may use the name {request.name}: "
+                "choose another with --name"
+            ) from error
         raise
 
     identity = Identity(

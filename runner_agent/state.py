@@ -27,13 +27,16 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner_agent.credentials import Secret
-from runner_agent.errors import NotRegisteredError, StateError
+from runner_agent.errors import StateError
+
+if TYPE_CHECKING:
+    from runner_agent.models import Runner
 
 IDENTITY_FILE = "identity.json"
 PENDING_FILE = "pending-registration.json"
@@ -66,6 +69,12 @@ class Identity:
             "apiUrl": self.api_url,
             "registeredAt": self.registered_at,
         }
+
+    def of_runner(self, runner: Runner) -> Identity:
+        """This key with the id, name and region of its runner."""
+        return replace(
+            self, runner_id=runner.id, name=runner.name, region_id=runner.region
+        )
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Identity:
@@ -148,15 +157,6 @@ class StateDir:
             raise StateError(
                 f"not a runner identity: {error}", path=str(self.file(IDENTITY_FILE))
             ) from None
-
-    def require_identity(self) -> Identity:
-        identity = self.load_identity()
-        if identity is None:
-            raise NotRegisteredError(
-                "this host has no runner identity; run runner-agent register first",
-                path=str(self.file(IDENTITY_FILE)),
-            )
-        return identity
 
     def save_identity(self, identity: Identity) -> None:
         self.write_json(IDENTITY_FILE, identity.to_json(show_secrets=True))

@@ -18,6 +18,7 @@ from runner_agent.client import USER_AGENT, RunnersClient
 from runner_agent.collectors import HostMonitor
 from runner_agent.config import load_config
 from runner_agent.credentials import Credentials, Secret
+from runner_agent.models import Runner
 from runner_agent.payload import healthcheck_body
 
 
@@ -276,3 +277,35 @@ def test_path_parameters_cannot_change_the_path(client):
         client.get_runner("../runners")
 
     assert caught.value.path == "/runners/..%2Frunners"
+
+
+def test_a_hint_keeps_the_error_kind_status_and_place(client):
+    with pytest.raises(errors.BadRequestError) as caught:
+        client.get_runner("not-a-uuid")
+
+    hinted = caught.value.with_hint("pass a runner id")
+
+    assert type(hinted) is errors.BadRequestError
+    assert hinted.status == 400
+    assert hinted.path == caught.value.path
+    assert hinted.message == f"{caught.value.message}; pass a runner id"
+    assert str(hinted) == f"{caught.value}; pass a runner id"
+    assert "pass a runner id" not in str(caught.value)
+
+
+def test_a_runner_answer_holding_a_key_prints_it_masked_unless_asked(created):
+    key = created.api_key.reveal()
+    document = {
+        "id": created.id,
+        "name": "host-1",
+        "region": "eu",
+        "state": "ready",
+        "unschedulable": False,
+        "apiKey": key,
+    }
+
+    runner = Runner.from_api(document)
+
+    assert runner.to_json()["apiKey"] == f"****{key[-4:]}"
+    assert runner.to_json(show_secrets=True)["apiKey"] == key
+    assert Runner.from_api({**document, "apiKey": None}).to_json()["apiKey"] is None

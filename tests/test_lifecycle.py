@@ -82,6 +82,38 @@ def test_wait_for_state_gives_up_at_the_timeout_with_the_last_view():
     assert "still ready, not decommissioned" in str(waited.value)
 
 
+def test_wait_for_state_ends_the_timeout_message_with_the_hint():
+    with pytest.raises(lifecycle.WaitTimeoutError) as waited:
+        lifecycle.wait_for_state(
+            lambda: a_runner("ready"),
+            "decommissioned",
+            timeout=0,
+            hint="run it again",
+            sleep=print,
+        )
+
+    assert str(waited.value).endswith("after 0s; run it again")
+
+
+def test_wait_decommissioned_follows_the_runner_until_it_is(
+    emulator, client, state, identity
+):
+    lifecycle.cordon(client, state, identity.runner_id)
+    lifecycle.drain(client, state, identity.runner_id)
+    seen: list[str] = []
+
+    reached = lifecycle.wait_decommissioned(
+        client,
+        identity.runner_id,
+        timeout=10,
+        poll=0.05,
+        on_progress=lambda runner, _: seen.append(runner.state),
+    )
+
+    assert reached.state == "decommissioned"
+    assert seen[-1] == "decommissioned"
+
+
 def test_cordon_by_the_agent_is_remembered_and_uncordon_forgets_it(
     client, state, identity
 ):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
@@ -104,6 +110,49 @@ def test_a_lost_create_answer_is_reconciled_on_the_next_attempt(
     assert result.identity.runner_id != orphan
 
 
+def started_earlier(state: StateDir, minutes: float) -> None:
+    """Date the pending record back, as if the lost create were that old."""
+    pending = state.read_json(PENDING_FILE)
+    started = datetime.fromisoformat(pending["startedAt"].replace("Z", "+00:00"))
+    earlier = started - timedelta(minutes=minutes)
+    pending["startedAt"] = earlier.isoformat().replace("+00:00", "Z")
+    state.write_json(PENDING_FILE, pending)
+
+
+def test_a_runner_created_within_15_minutes_of_the_record_is_the_orphan(
+    emulator, tmp_path, request_
+):
+    state = StateDir(tmp_path)
+    lose_the_create_answer(emulator, state, request_)
+    orphan = runners(emulator)[0]["id"]
+    started_earlier(state, 10)
+
+    with client_for(emulator) as client:
+        result = register(client, state, request_)
+
+    assert result.removed_orphan == orphan
+    assert [r["id"] for r in runners(emulator)] == [result.identity.runner_id]
+
+
+def test_a_runner_created_an_hour_from_the_record_is_never_removed(
+    emulator, tmp_path, request_
+):
+    state = StateDir(tmp_path)
+    lose_the_create_answer(emulator, state, request_)
+    orphan = runners(emulator)[0]["id"]
+    started_earlier(state, 60)
+
+    with (
+        client_for(emulator) as client,
+        pytest.raises(errors.ConflictError, match="not a leftover") as refused,
+    ):
+        register(client, state, request_)
+
+    assert refused.value.exit_code == errors.EXIT_FAILED
+    assert [r["id"] for r in runners(emulator)] == [orphan]
+    assert state.load_identity() is None
+
+
 def test_a_runner_of_that_name_that_checked_in_is_never_removed(
     emulator, tmp_path, request_
 ):
@@ -150,3 +199,45 @@ def test_registering_without_a_region_is_a_configuration_error(emulator, tmp_pat
         pytest.raises(errors.ConfigError, match=r"runner.region_id"),
     ):
         register(client, StateDir(tmp_path), RegistrationRequest("", "host-1"))
+
+
+@pytest.fixture
+def garbling_api() -> Iterator[str]:
+    """A stand-in control plane whose create answers 201 without the key.
+
+    The emulator only answers as the API promises, so this broken answer
+    needs a server of its own.
+    """
+
+    class Garbled(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"id": "5f0c3d8e-0000-4000-8000-000000000001"})
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_create_answered_unusably_keeps_the_pending_record(
+    tmp_path, request_, garbling_api
+):
+    state = StateDir(tmp_path)
+    keys = Credentials(organization=Secret("dtn_organization_key_0000"))
+    with (
+        RunnersClient(garbling_api, keys, timeout=5.0) as client,
+        pytest.raises(errors.InvalidResponseError),
+    ):
+        register(client, state, request_)
+
+    assert state.file(PENDING_FILE).exists()
+    assert state.load_identity() is None

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from runner_agent.credentials import Secret
-from runner_agent.errors import NotRegisteredError, StateError
+from runner_agent.errors import StateError
 from runner_agent.state import Identity, Intent, StateDir
 
 
@@ -64,13 +64,10 @@ def test_the_identity_json_hides_the_key_unless_asked(tmp_path):
     assert revealed["runnerToken"] == "dtn_runner_key_0123456789"
 
 
-def test_a_missing_identity_is_none_and_required_is_an_error(tmp_path):
+def test_a_missing_identity_is_none(tmp_path):
     state = StateDir(tmp_path)
 
     assert state.load_identity() is None
-    with pytest.raises(NotRegisteredError) as caught:
-        state.require_identity()
-    assert caught.value.exit_code == 5
 
 
 def test_an_identity_others_can_read_is_refused(tmp_path):
@@ -193,3 +190,24 @@ def test_files_root_writes_belong_to_the_directory_owner(tmp_path):
     for name in ("identity.json", ".lock"):
         info = os.stat(state.file(name))
         assert (info.st_uid, info.st_gid) == (4242, 4343)
+
+
+def test_files_written_as_root_are_handed_to_the_directory_owner(tmp_path, monkeypatch):
+    """The same hand-over without root: only root may give files away, so
+    being root is faked (os.geteuid) and the os.fchown calls are recorded
+    instead of made."""
+    state = StateDir(tmp_path / "state")
+    state.ensure()
+    if os.geteuid() == 0:
+        os.chown(state.path, 4242, 4343)
+    owner = os.stat(state.path)
+    given: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "fchown", lambda fd, uid, gid: given.append((uid, gid)))
+
+    state.save_identity(identity())
+    with state.lock():
+        pass
+
+    assert owner.st_uid != 0
+    assert given == [(owner.st_uid, owner.st_gid)] * 2

@@ -4,7 +4,9 @@ Tables for people, ``--json`` for scripts. Keys are masked unless
 ``--show-secrets``. ``list``, ``get``, ``delete``, ``scheduling``,
 ``draining`` and ``watch`` use the organization key; ``full``,
 ``by-sandbox`` and ``by-snapshot-ref`` use the proxy key
-(``DAYTONA_PROXY_API_KEY``).
+(``DAYTONA_PROXY_API_KEY``). ``scheduling`` and ``draining`` on this
+host's own runner also keep the agent's intent record, as ``cordon`` and
+``drain`` do.
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ from runner_agent.cli.common import (
     flags,
     load,
     print_json,
+    refuse_without_terminal,
     table,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runner_agent.client import RunnersClient
+    from runner_agent.context import AgentContext
     from runner_agent.models import Runner, RunnerFull
+    from runner_agent.state import StateDir
 
 app = typer.Typer(
     help="The runners admin API: list, inspect, cordon, drain, delete any runner.",
@@ -169,15 +176,53 @@ def fleet_table(runners: list[Runner], now: datetime) -> str:
 # Plumbing.
 
 
-def _client(
+def _context(
     config_path: Path | None, api_url: str | None, log_level: str | None
-) -> RunnersClient:
+) -> AgentContext:
     from runner_agent.context import AgentContext
 
     config = load(
         config_path, flags(api_url=("--api-url", api_url)), log_level=log_level
     )
-    return AgentContext(config).client
+    return AgentContext(config)
+
+
+def _client(
+    config_path: Path | None, api_url: str | None, log_level: str | None
+) -> RunnersClient:
+    return _context(config_path, api_url, log_level).client
+
+
+def _own_state(context: AgentContext, runner_id: str) -> StateDir | None:
+    """The state directory when ``runner_id`` is this host's own runner.
+
+    Its changes then go through :mod:`runner_agent.lifecycle`, which keeps
+    the intent record. An unreadable directory (another user's) counts as
+    no identity.
+    """
+    from runner_agent.errors import StateError
+
+    try:
+        identity = context.state.load_identity()
+    except StateError:
+        return None
+    if identity is None or identity.runner_id != runner_id:
+        return None
+    return context.state
+
+
+def _change_flag(
+    context: AgentContext,
+    runner_id: str,
+    direct: Callable[[RunnersClient, str], Runner],
+    own: Callable[[RunnersClient, StateDir, str], Runner],
+) -> Runner:
+    """Set a flag on a runner: ``own`` for this host's runner, else ``direct``."""
+    with context.client as client:
+        state = _own_state(context, runner_id)
+        if state is None:
+            return direct(client, runner_id)
+        return own(client, state, runner_id)
 
 
 def _runner_id(value: str) -> str:
@@ -333,19 +378,17 @@ def delete(
     """
     from runner_agent.errors import BadRequestError
 
+    runner_id = _runner_id(runner_id)
+    refuse_without_terminal(f"Delete runner {runner_id} for good?", yes=yes)
     with _client(config_path, api_url, log_level) as client:
-        runner = client.get_runner(_runner_id(runner_id))
+        runner = client.get_runner(runner_id)
         confirm(f"Delete runner {runner.name} ({runner.id}) for good?", yes=yes)
         try:
             client.delete_runner(runner.id)
         except BadRequestError as error:
-            raise BadRequestError(
-                f"{error.message}; cordon it first (runner-agent runners scheduling "
-                f"{runner.id} --disable) and let its sandboxes finish",
-                status=error.status,
-                operation=error.operation,
-                method=error.method,
-                path=error.path,
+            raise error.with_hint(
+                f"cordon it first (runner-agent runners scheduling {runner.id} "
+                "--disable) and let its sandboxes finish"
             ) from None
 
     if json_output:
@@ -374,12 +417,17 @@ def scheduling(
 
     Example: runner-agent runners scheduling 3f1c2a9e-... --disable
     """
+    from runner_agent import lifecycle
     from runner_agent.errors import UsageError
 
     if enable is None:
         raise UsageError("say --enable or --disable")
-    with _client(config_path, api_url, log_level) as client:
-        runner = client.set_scheduling(_runner_id(runner_id), unschedulable=not enable)
+    runner = _change_flag(
+        _context(config_path, api_url, log_level),
+        _runner_id(runner_id),
+        lambda client, rid: client.set_scheduling(rid, unschedulable=not enable),
+        lifecycle.uncordon if enable else lifecycle.cordon,
+    )
 
     if json_output:
         print_json(runner.to_json())
@@ -411,12 +459,17 @@ def draining(
 
     Example: runner-agent runners draining 3f1c2a9e-... --on
     """
+    from runner_agent import lifecycle
     from runner_agent.errors import UsageError
 
     if on is None:
         raise UsageError("say --on or --off")
-    with _client(config_path, api_url, log_level) as client:
-        runner = client.set_draining(_runner_id(runner_id), draining=on)
+    runner = _change_flag(
+        _context(config_path, api_url, log_level),
+        _runner_id(runner_id),
+        lambda client, rid: client.set_draining(rid, draining=on),
+        lifecycle.drain if on else lifecycle.undrain,
+    )
 
     if json_output:
         print_json(runner.to_json())

@@ -160,13 +160,12 @@ def _change(config: Config, change: Change) -> tuple[Identity, Runner, dict[str,
 
 def _report(
     runner: Runner, intent: dict[str, Any], json_output: bool, text: str
-) -> bool:
-    """Print the JSON document, or the sentence; True when JSON was printed."""
+) -> None:
+    """Print the JSON document, or the sentence."""
     if json_output:
         print_json({"runner": runner.to_json(), "intent": intent})
-        return True
-    echo(text)
-    return False
+    else:
+        echo(text)
 
 
 def cordon(
@@ -212,13 +211,13 @@ def uncordon(
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     _, runner, intent = _change(config, lifecycle.uncordon)
 
-    done = _report(
+    _report(
         runner,
         intent,
         json_output,
         f"Uncordoned runner {runner.name} ({runner.id}): it takes new sandboxes.",
     )
-    if not done and intent.get("draining"):
+    if not json_output and intent.get("draining"):
         echo("It is still draining, which retires it; runner-agent undrain stops that.")
 
 
@@ -264,31 +263,23 @@ def drain(
         context.close()
 
     intent = context.state.load_intent().to_json()
-    if _report(runner, intent, json_output, _drained(runner)):
-        return
-    if runner.state == "decommissioned":
+    _report(runner, intent, json_output, _drained(runner))
+    if not json_output and runner.state == "decommissioned":
         echo("runner-agent deregister deletes it and forgets this host's identity.")
 
 
 def _follow_drain(client: RunnersClient, runner: Runner, limit: float) -> Runner:
     from runner_agent import lifecycle
 
-    try:
-        with _hint_on_interrupt("drain --wait"), Follow("draining") as follow:
-            return lifecycle.wait_for_state(
-                lambda: client.get_runner(runner.id),
-                "decommissioned",
-                timeout=limit,
-                first_poll=0.5,
-                on_progress=follow,
-            )
-    except lifecycle.WaitTimeoutError as error:
-        raise lifecycle.WaitTimeoutError(
-            f"{error}; it stays draining: run runner-agent drain --wait again "
+    with _hint_on_interrupt("drain --wait"), Follow("draining") as follow:
+        return lifecycle.wait_decommissioned(
+            client,
+            runner.id,
+            timeout=limit,
+            on_progress=follow,
+            hint="it stays draining: run runner-agent drain --wait again "
             "to go on following it",
-            runner=error.runner,
-            elapsed=error.elapsed,
-        ) from None
+        )
 
 
 def _drained(runner: Runner) -> str:

@@ -40,16 +40,11 @@ def metrics(
     """
     config = load(config_path, log_level=log_level)
 
-    from runner_agent.collectors import HostMonitor
-    from runner_agent.payload import healthcheck_body
+    from runner_agent.payload import healthcheck_body, measured
 
-    monitor = HostMonitor(config)
-    try:
-        monitor.collect_once()
+    with measured(config) as monitor:
         body = healthcheck_body(config.runner, monitor)
         report = monitor.local_report()
-    finally:
-        monitor.close()
 
     if json_output:
         print_json({"healthcheck": body, "local": report} if local else body)

@@ -99,7 +99,7 @@ def register(
         config_path,
         flags(
             api_url=("--api-url", api_url),
-            state_dir=("--state-dir", str(state_dir) if state_dir else None),
+            state_dir=("--state-dir", state_dir),
             runner__region_id=("--region-id", region_id),
             runner__name=("--name", name),
             runner__tags=("--tag", list(tag) if tag else None),
@@ -163,22 +163,16 @@ def register(
 def _wait_ready(context: AgentContext, limit: float) -> Runner:
     """Follow the new runner until a healthcheck (the daemon's) is accepted."""
     from runner_agent.cli.lifecycle_cmds import Follow
-    from runner_agent.lifecycle import WaitTimeoutError, wait_for_state
+    from runner_agent.lifecycle import wait_for_state
 
-    try:
-        with Follow("waiting for the first healthcheck") as follow:
-            return wait_for_state(
-                context.client.get_me,
-                "ready",
-                timeout=limit,
-                poll=2.0,
-                first_poll=0.25,
-                on_progress=follow,
-            )
-    except WaitTimeoutError as error:
-        raise WaitTimeoutError(
-            f"{error}: no healthcheck was accepted; is the service running? "
+    with Follow("waiting for the first healthcheck") as follow:
+        return wait_for_state(
+            context.client.get_me,
+            "ready",
+            timeout=limit,
+            poll=2.0,
+            first_poll=0.25,
+            on_progress=follow,
+            hint="no healthcheck was accepted; is the service running? "
             "(systemctl status runner-agent)",
-            runner=error.runner,
-            elapsed=error.elapsed,
-        ) from None
+        )

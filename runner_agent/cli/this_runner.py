@@ -40,7 +40,7 @@ def this_runner_config(
         config_path,
         flags(
             api_url=("--api-url", api_url),
-            state_dir=("--state-dir", str(state_dir) if state_dir else None),
+            state_dir=("--state-dir", state_dir),
         ),
         log_level=log_level,
     )
@@ -69,7 +69,7 @@ def status(
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     context = AgentContext(config)
     try:
-        identity = context.identity()
+        identity = context.local_identity()
         view = StatusView(context, identity, show_secrets=show_secrets)
         try:
             view.runner = _me(context, identity)
@@ -78,6 +78,8 @@ def status(
     finally:
         context.close()
 
+    if view.runner is not None and not identity.runner_id:
+        view.identity = identity.of_runner(view.runner)
     if json_output:
         print_json(view.to_json())
     else:
@@ -92,13 +94,18 @@ def _me(context: AgentContext, identity: Identity) -> RunnerFull:
     try:
         return context.client.get_me()
     except NotFoundError:
-        stored = context.state.load_identity() is not None
+        stored = context.identity_file
         raise RunnerGoneError(
-            f"runner {identity.name} ({identity.runner_id}) no longer exists on "
-            "the control plane; run runner-agent register --force to register "
-            "this host anew",
-            path=str(context.state.file("identity.json")) if stored else "",
+            f"runner {_who(identity)} no longer exists on the control plane; "
+            "run runner-agent register --force to register this host anew",
+            path=str(stored) if stored else "",
         ) from None
+
+
+def _who(identity: Identity) -> str:
+    if not identity.runner_id:
+        return "id unknown (runner key only)"
+    return f"{identity.name} ({identity.runner_id})"
 
 
 class StatusView:
@@ -110,13 +117,8 @@ class StatusView:
         from runner_agent.doctor import agent_status
 
         config = context.config
-        stored = context.state.file("identity.json")
         self.identity = identity
-        self.identity_source = (
-            str(stored)
-            if stored.exists()
-            else f"runner_token ({config.origin('runner_token')})"
-        )
+        self.identity_source = context.identity_source
         self.show_secrets = show_secrets
         self.client = context.client
         self.intent = context.state.load_intent()
@@ -161,7 +163,7 @@ class StatusView:
             )
         else:
             pairs = [
-                ("runner", f"{self.identity.name} ({self.identity.runner_id})"),
+                ("runner", _who(self.identity)),
                 ("control plane", f"unreachable: {self.unreachable}"),
             ]
         text = fields([*pairs, *self._local_fields()])
@@ -231,22 +233,18 @@ def healthcheck(
 
     Example: runner-agent healthcheck
     """
-    from runner_agent.collectors import HostMonitor
     from runner_agent.context import AgentContext
-    from runner_agent.payload import healthcheck_body
+    from runner_agent.payload import measure_once
 
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     context = AgentContext(config)
-    monitor = HostMonitor(config)
     try:
         context.identity()
-        monitor.collect_once()
-        body = healthcheck_body(config.runner, monitor)
+        body = measure_once(config)
         started = time.monotonic()
         context.client.send_healthcheck(body)
         latency_ms = (time.monotonic() - started) * 1000
     finally:
-        monitor.close()
         context.close()
 
     if json_output:

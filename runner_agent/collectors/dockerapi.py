@@ -23,8 +23,6 @@ class DockerEngine:
     """Read-only calls to one Docker daemon."""
 
     def __init__(self, socket_path: str, timeout: float) -> None:
-        self.socket_path = socket_path
-        self.timeout = timeout
         self._client = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket_path),
             base_url=_BASE_URL,

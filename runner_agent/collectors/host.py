@@ -77,7 +77,7 @@ _MEMINFO = ProcFile("/proc/meminfo")
 
 
 def cpu_count() -> int:
-    """Online CPUs of the host (the ``processor`` entries of /proc/cpuinfo)."""
+    """Online CPUs of the host, as ``os.cpu_count`` gives them."""
     return os.cpu_count() or 1
 
 

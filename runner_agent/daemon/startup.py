@@ -63,7 +63,14 @@ def obtain_identity(
     request = registration_request(config)
 
     def attempt() -> Identity:
-        return register(context.client, context.state, request).identity
+        try:
+            return register(context.client, context.state, request).identity
+        except errors.NotFoundError as error:
+            # Only the create can answer 404 here: the region is unknown.
+            raise errors.ConfigError(
+                f"the control plane does not know region {request.region_id}: {error}",
+                key="runner.region_id",
+            ) from error
 
     return _retrying(context, should_stop, sleep, attempt, "registration")
 

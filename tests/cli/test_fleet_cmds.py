@@ -9,8 +9,19 @@ import signal
 import subprocess
 import uuid
 
+from runner_agent import lifecycle
+from runner_agent.state import StateDir
 from tests.cli.conftest import COMMAND
-from tests.cli.helpers import beat, control, finish, org_client, runners, start
+from tests.cli.helpers import (
+    beat,
+    control,
+    finish,
+    org_client,
+    registered,
+    run_together,
+    runners,
+    start,
+)
 
 
 def create(emulator, name: str) -> tuple[str, str]:
@@ -162,3 +173,50 @@ def read_all(fd: int) -> str:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks).decode()
+
+
+def test_delete_without_a_terminal_refuses_before_any_request(agent_env):
+    runner_id = str(uuid.uuid4())
+    unreachable = {**agent_env, "DAYTONA_API_URL": "http://127.0.0.1:9/api"}
+    no_key = {k: v for k, v in agent_env.items() if k != "DAYTONA_API_KEY"}
+
+    results = [
+        finish(start("runners", "delete", runner_id, env=env))
+        for env in (unreachable, no_key)
+    ]
+
+    assert [r.returncode for r in results] == [2, 2]
+    assert all("pass --yes" in r.stderr for r in results)
+
+
+def test_admin_changes_to_this_hosts_runner_keep_the_intent_record(
+    agent_env, emulator, state_dir
+):
+    mine = registered(emulator, state_dir)
+    state = StateDir(state_dir)
+    # A live sandbox keeps the draining runner from becoming decommissioned.
+    control(emulator, "POST", "sandboxes", {"runnerId": mine.runner_id})
+    with org_client(emulator) as client:
+        lifecycle.cordon(client, state, mine.runner_id, by_agent=True)
+
+    changed = run_together(
+        [
+            ("runners", "draining", mine.runner_id, "--on"),
+            ("runners", "scheduling", mine.runner_id, "--enable"),
+        ],
+        env=agent_env,
+    )
+    after_changes = state.load_intent()
+    status = finish(start("status", "--json", env=agent_env))
+    undone = finish(
+        start("runners", "draining", mine.runner_id, "--off", env=agent_env)
+    )
+
+    assert [r.returncode for r in changed] == [0, 0]
+    assert after_changes.draining is True
+    assert after_changes.draining_since
+    assert after_changes.cordoned_by_agent is False
+    assert json.loads(status.stdout)["intent"]["draining"] is True
+    assert undone.returncode == 0
+    assert state.load_intent().draining is False
+    assert runners(emulator)[0]["draining"] is False

@@ -15,6 +15,7 @@ from runner_agent import lifecycle
 from runner_agent.state import StateDir
 from tests.cli.helpers import (
     beat,
+    control,
     finish,
     org_client,
     registered,
@@ -159,3 +160,52 @@ def test_status_shows_the_control_plane_beside_the_local_view(
     assert local["identity"]["runnerId"] == ready.runner_id
     assert "cannot reach" in unreachable.stderr
     assert sick.runner_id in flagged.stdout
+
+
+def test_status_with_only_a_runner_key_asks_for_the_runner_once(
+    cli, agent_env, emulator, tmp_path
+):
+    held = registered(emulator, tmp_path / "elsewhere")
+    env = {
+        **agent_env,
+        "DAYTONA_RUNNER_TOKEN": stored_token(tmp_path / "elsewhere"),
+        "RUNNER_AGENT_STATE_DIR": str(tmp_path / "empty"),
+    }
+    control(emulator, "DELETE", "requests")
+
+    result = cli("status", "--json", env=env)
+
+    seen = json.loads(result.stdout)
+    asked = [
+        entry
+        for entry in control(emulator, "GET", "requests")
+        if (entry["method"], entry["path"]) == ("GET", "/api/runners/me")
+    ]
+    assert result.returncode == 0, result.stderr
+    assert len(asked) == 1
+    assert seen["identity"]["runnerId"] == held.runner_id
+    assert seen["identity"]["source"].startswith("runner_token")
+    assert seen["controlPlane"]["id"] == held.runner_id
+
+
+def test_status_with_only_a_runner_key_and_no_control_plane_shows_the_local_view(
+    cli, agent_env, tmp_path
+):
+    env = {
+        **agent_env,
+        "DAYTONA_RUNNER_TOKEN": "dtn_runner_key_for_offline_0001",
+        "DAYTONA_API_URL": "http://127.0.0.1:9/api",
+        "RUNNER_AGENT_STATE_DIR": str(tmp_path / "empty"),
+    }
+
+    as_json = cli("status", "--json", env=env)
+    text = cli("status", env=env)
+
+    local = json.loads(as_json.stdout)
+    assert (as_json.returncode, text.returncode) == (3, 3)
+    assert local["controlPlane"] is None
+    assert local["identity"]["source"].startswith("runner_token")
+    assert "dtn_runner_key_for_offline_0001" not in as_json.stdout
+    assert "cannot reach" in as_json.stderr
+    assert "unreachable" in text.stdout
+    assert "runner key only" in text.stdout

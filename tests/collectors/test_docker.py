@@ -129,10 +129,11 @@ def test_a_hung_daemon_never_delays_a_healthcheck(fake_docker, monitor_for):
     _sandboxes(fake_docker)
     monitor = monitor_for(fake_docker.socket, timeout=1.0)
     monitor.docker.refresh()
+    before = len(fake_docker.requests)
     fake_docker.hang.set()
     refresh = threading.Thread(target=monitor.docker.refresh)
     refresh.start()
-    _wait_until(lambda: len(fake_docker.requests) >= 5)
+    _wait_until(lambda: len(fake_docker.requests) > before)
 
     started = time.perf_counter()
     body = healthcheck_body(RunnerConfig(), monitor)
@@ -169,6 +170,23 @@ def test_a_hung_daemon_is_reported_unhealthy_with_cached_values_flagged_stale(
     assert report["collectors"]["docker"]["ok"] is False
     parsed = RunnerHealthcheck.from_dict(body)
     assert parsed.service_health[0].additional_properties == {}
+
+
+def test_figures_not_refreshed_for_three_intervals_are_flagged_stale(
+    fake_docker, monitor_for
+):
+    _sandboxes(fake_docker)
+    monitor = monitor_for(fake_docker.socket, refresh_interval=0.2)
+    monitor.docker.refresh()
+
+    fresh = monitor.local_report()["docker"]
+    time.sleep(3 * 0.2 + 0.1)
+    aged = monitor.local_report()["docker"]
+
+    assert (fresh["state"], fresh["stale"]) == ("ok", False)
+    assert (aged["state"], aged["stale"]) == ("ok", True)
+    assert aged["ageSeconds"] >= 0.6
+    assert monitor.service_health() == [{"serviceName": "docker", "healthy": True}]
 
 
 def test_a_missing_socket_reports_zeros_and_no_docker_service(short_dir, monitor_for):

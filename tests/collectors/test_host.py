@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 
+from runner_agent.collectors import host
 from runner_agent.collectors.host import (
     CpuSampler,
     ProcFile,
@@ -82,18 +83,45 @@ def test_cpu_sampler_keeps_only_the_last_window_of_samples():
     assert 0.0 <= sampler.mean() <= 100.0
 
 
-def test_cpu_sampler_resize_keeps_the_newest_samples():
+def _script_cpu_usage(monkeypatch, *percents: int) -> None:
+    """Make each sample of a new sampler read the next of ``percents``.
+
+    The kernel's /proc/stat counters cannot be scripted, so the function the
+    sampler reads them through is replaced: 100 ticks pass between readings,
+    ``percent`` of them busy.
+    """
+    readings = [(0, 0)]
+    for percent in percents:
+        busy, total = readings[-1]
+        readings.append((busy + percent, total + 100))
+    monkeypatch.setattr(host, "cpu_times", iter(readings).__next__)
+
+
+def test_cpu_sampler_mean_is_over_the_last_window_of_samples(monkeypatch):
+    _script_cpu_usage(monkeypatch, 10, 20, 30, 40, 50)
+    sampler = CpuSampler(window=3)
+
+    for _ in range(5):
+        sampler.sample()
+
+    assert sampler.count == 3
+    assert sampler.mean() == pytest.approx(40.0)
+
+
+def test_cpu_sampler_resize_keeps_the_newest_samples(monkeypatch):
+    _script_cpu_usage(monkeypatch, 10, 20, 30, 40, 50)
     sampler = CpuSampler(window=5)
     for _ in range(4):
-        time.sleep(0.02)
         sampler.sample()
-    before = sampler.count
 
     sampler.resize(2)
+    resized_mean = sampler.mean()
+    sampler.sample()
 
-    assert before >= 2
     assert sampler.window == 2
+    assert resized_mean == pytest.approx(35.0)
     assert sampler.count == 2
+    assert sampler.mean() == pytest.approx(45.0)
 
 
 def test_memory_total_is_memtotal_of_proc_meminfo():

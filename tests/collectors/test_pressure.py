@@ -31,10 +31,11 @@ def test_an_empty_pressure_file_is_an_error():
         parse_pressure(b"")
 
 
-@pytest.mark.skipif(
-    not os.path.exists("/proc/pressure/cpu"), reason="kernel without PSI"
-)
 def test_pressure_of_this_host_is_read_as_percentages():
+    if not os.path.exists("/proc/pressure/cpu"):
+        if os.environ.get("RUNNER_AGENT_CI"):
+            pytest.fail("kernel without PSI; CI must run this test")
+        pytest.skip("kernel without PSI")
     with open("/proc/pressure/memory", "rb") as stream:
         listed = {line.split()[0].decode() for line in stream.read().splitlines()}
 
