@@ -47,6 +47,9 @@ _KEY_SOURCES: Final[dict[Role, str]] = {
     "proxy": "set DAYTONA_PROXY_API_KEY or proxy_api_key_file in the configuration",
 }
 
+# The paths a daemon asks for on every beat and every watch.
+_FIXED_PATHS: Final = frozenset({"/runners/healthcheck", "/runners/me"})
+
 _STATUS_ERRORS: Final[dict[int, type[errors.ApiError]]] = {
     400: errors.BadRequestError,
     401: errors.UnauthorizedError,
@@ -81,7 +84,8 @@ class RunnersClient:
         self.api_url = api_url.rstrip("/")
         self.credentials = credentials
         self.organization_id = organization_id
-        self.server_date: datetime | None = None
+        self._date_header = ""
+        self._urls: dict[str, httpx.URL] = {}
         self._http = httpx.Client(
             base_url=self.api_url,
             timeout=httpx.Timeout(timeout),
@@ -94,6 +98,16 @@ class RunnersClient:
             ),
             transport=transport,
         )
+
+    @property
+    def server_date(self) -> datetime | None:
+        """The ``Date`` of the control plane's latest answer, if it gave one."""
+        if not self._date_header:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(self._date_header)
+        except (TypeError, ValueError):
+            return None
 
     def close(self) -> None:
         self._http.close()
@@ -219,7 +233,7 @@ class RunnersClient:
         try:
             response = self._http.request(
                 method,
-                path,
+                self._url(path),
                 json=body,
                 params=params,
                 headers=headers,
@@ -234,7 +248,7 @@ class RunnersClient:
                 _transport_reason(error), **context
             ) from error
 
-        self._note_date(response)
+        self._date_header = response.headers.get("Date", "")
         log.debug(
             "api_request",
             operation=operation,
@@ -258,13 +272,19 @@ class RunnersClient:
             headers["X-Daytona-Organization-ID"] = self.organization_id
         return headers
 
-    def _note_date(self, response: httpx.Response) -> None:
-        date = response.headers.get("Date")
-        if date:
-            try:
-                self.server_date = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                self.server_date = None
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of ``path``, parsed once for the fixed paths.
+
+        httpx parses a relative path against the base URL on every request;
+        the healthcheck's and the state watch's never change, so theirs are
+        kept (paths holding an id are not, so the cache stays small).
+        """
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.api_url + path)
+            if path in _FIXED_PATHS:
+                self._urls[path] = url
+        return url
 
 
 def _tls_context(ca_bundle: str) -> ssl.SSLContext | bool:

@@ -24,7 +24,9 @@ class DockerEngine:
 
     def __init__(self, socket_path: str, timeout: float) -> None:
         self._client = httpx.Client(
-            transport=httpx.HTTPTransport(uds=socket_path),
+            # No TLS on a unix socket: without verify=False httpx would load
+            # the CA bundle anyway (about 1 MB and 20 ms for nothing).
+            transport=httpx.HTTPTransport(uds=socket_path, verify=False),
             base_url=_BASE_URL,
             timeout=timeout,
         )
