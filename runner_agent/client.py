@@ -300,8 +300,17 @@ def _tls_context(ca_bundle: str) -> ssl.SSLContext | bool:
 
 
 def _segment(value: str) -> str:
-    """Quote a path parameter so it can never change the path."""
-    return quote(value, safe="")
+    """Quote a path parameter so it can never change the path.
+
+    ``.`` and ``..`` are path steps to every URL parser on the way, so their
+    dots are escaped too; an empty value would address the parent path.
+    """
+    if not value:
+        raise errors.UsageError("an id or path value must not be empty")
+    quoted = quote(value, safe="")
+    if set(value) == {"."}:
+        return quoted.replace(".", "%2E")
+    return quoted
 
 
 def _transport_reason(error: httpx.TransportError) -> str:

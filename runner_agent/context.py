@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config
-from runner_agent.errors import NotRegisteredError
+from runner_agent.errors import NotRegisteredError, RunnerAgentError
 from runner_agent.state import IDENTITY_FILE, Identity, StateDir
 
 
@@ -28,6 +28,7 @@ class AgentContext:
         self.state = StateDir(config.state_dir)
         self.identity_file: Path | None = None
         self._timeout = timeout
+        self._own_runner_id = ""
 
     @cached_property
     def client(self) -> RunnersClient:
@@ -71,6 +72,19 @@ class AgentContext:
             )
         self.use_runner_key(identity)
         return identity
+
+    def own_runner_id(self) -> str | None:
+        """This host's runner id; None when it has none or it cannot be told now.
+
+        Asks the control plane only when the host knows nothing but a
+        runner key, and then once.
+        """
+        if not self._own_runner_id:
+            try:
+                self._own_runner_id = self.identity().runner_id
+            except RunnerAgentError:
+                return None
+        return self._own_runner_id
 
     @property
     def identity_source(self) -> str:

@@ -9,6 +9,7 @@ The tree::
     ├── StateError                    exit 1   the identity on disk is unusable
     │   ├── NotRegisteredError        exit 5   no identity where one is needed
     │   └── RunnerGoneError           exit 5   the identity's runner was deleted
+    ├── RunnerRetiredError            exit 1   the runner is decommissioned (final)
     ├── CollectionError               exit 1   a host measurement failed
     └── ApiError                      exit 1   the control plane said no
         ├── TransportError            exit 3   no usable answer arrived
@@ -95,6 +96,10 @@ class RunnerGoneError(StateError):
     """The runner this host is registered as no longer exists."""
 
     exit_code = EXIT_NOT_FOUND
+
+
+class RunnerRetiredError(RunnerAgentError):
+    """The runner is decommissioned, which no change can undo."""
 
 
 class CollectionError(RunnerAgentError):

@@ -52,17 +52,32 @@ def _quiet_waitress() -> None:
 
 
 def _droppable(app: WSGIApplication) -> WSGIApplication:
-    """Wrap ``app`` so that :class:`DropConnection` closes the connection."""
+    """Wrap ``app``: :class:`DropConnection` closes the connection, HEAD has no body.
+
+    waitress sends whatever body the application returns, even to HEAD;
+    the client then reads those bytes as the start of its next answer on
+    the same connection.
+    """
 
     def application(
         environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
-            return app(environ, start_response)
+            body = app(environ, start_response)
         except DropConnection:
             # waitress closes a channel whose task raised this, writing
             # nothing when no header went out yet.
             raise ClientDisconnected from None
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return body
+        # Run the body to its end (a lazy application answers while it is
+        # iterated), then send none of it.
+        for _ in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        return []
 
     return application
 

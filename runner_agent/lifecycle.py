@@ -21,7 +21,8 @@ from typing import Literal
 import structlog
 
 from runner_agent.client import RunnersClient
-from runner_agent.errors import NotFoundError, RunnerAgentError
+from runner_agent.context import AgentContext
+from runner_agent.errors import NotFoundError, RunnerAgentError, RunnerRetiredError
 from runner_agent.models import Runner
 from runner_agent.state import INTENT_FILE, Identity, Intent, StateDir, utc_now
 
@@ -84,13 +85,40 @@ def undrain(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
     """
     runner = client.set_draining(runner_id, draining=False)
     if runner.state == "decommissioned":
-        raise RunnerAgentError(
+        raise RunnerRetiredError(
             f"runner {runner.name} ({runner.id}) is already decommissioned, which "
             "is final: to serve again, run runner-agent deregister, then register"
         )
     state.update_intent(_forget_draining)
     log.info("runner_undrained", runner_id=runner_id)
     return runner
+
+
+def set_scheduling(
+    context: AgentContext, runner_id: str, *, unschedulable: bool
+) -> Runner:
+    """Cordon or uncordon any runner; on this host's own, as :func:`cordon` does.
+
+    The admin faces (``runners scheduling``, the MCP tool, the REST route)
+    come through here, so the intent record stays right whichever face an
+    operator uses on this host's runner.
+    """
+    client, state = context.client, context.state
+    if context.own_runner_id() != runner_id:
+        return client.set_scheduling(runner_id, unschedulable=unschedulable)
+    if unschedulable:
+        return cordon(client, state, runner_id)
+    return uncordon(client, state, runner_id)
+
+
+def set_draining(context: AgentContext, runner_id: str, *, draining: bool) -> Runner:
+    """Start or stop draining any runner; on this host's own, as :func:`drain`."""
+    client, state = context.client, context.state
+    if context.own_runner_id() != runner_id:
+        return client.set_draining(runner_id, draining=draining)
+    if draining:
+        return drain(client, state, runner_id)
+    return undrain(client, state, runner_id)
 
 
 def _forget_agent_cordon(intent: Intent) -> None:

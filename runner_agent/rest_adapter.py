@@ -33,12 +33,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import structlog
 
-from runner_agent.client import RunnersClient
-from runner_agent.config import Config
+from runner_agent import lifecycle
 from runner_agent.config.values import is_loopback
+from runner_agent.context import AgentContext
 from runner_agent.created_runners import CreatedRunnerKeys, created_runner_json
 from runner_agent.credentials import bearer_matches, redact, scrub
 from runner_agent.errors import (
@@ -47,6 +48,7 @@ from runner_agent.errors import (
     MissingCredentialError,
     RateLimitedError,
     RunnerAgentError,
+    RunnerRetiredError,
 )
 from runner_agent.wsgi import (
     HttpError,
@@ -71,9 +73,9 @@ MAX_BODY: Final = 64 * 1024
 _CREATE_FIELDS = frozenset({"regionId", "name", "tags", "sandboxClass"})
 
 
-def build_rest_app(config: Config, client: RunnersClient) -> WsgiApp:
-    """The REST adapter over ``client``, to mount at ``/v1``."""
-    return RestAdapter(config, client)
+def build_rest_app(context: AgentContext) -> WsgiApp:
+    """The REST adapter over ``context``'s client, to mount at ``/v1``."""
+    return RestAdapter(context)
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,11 @@ class Route:
 class RestAdapter:
     """The WSGI application of the ``/v1`` routes."""
 
-    def __init__(self, config: Config, client: RunnersClient) -> None:
+    def __init__(self, context: AgentContext) -> None:
+        config = context.config
+        self.context = context
         self.config = config
-        self.client = client
+        self.client = context.client
         self.keys = CreatedRunnerKeys(config.state_dir)
         address = config.local_api.address
         self.remote = address is not None and not is_loopback(address[0])
@@ -141,6 +145,8 @@ class RestAdapter:
             return _error_answer(request, _from_api_error(error))
         except MissingCredentialError as error:
             return _error_answer(request, HttpError(503, error.reason))
+        except RunnerRetiredError as error:
+            return _error_answer(request, HttpError(409, str(error)))
         except RunnerAgentError as error:
             return _error_answer(request, HttpError(500, str(error)))
         except Exception:
@@ -168,6 +174,8 @@ class RestAdapter:
 
     def _authorize(self, request: Request, route: Route) -> None:
         token = self.config.local_api.token
+        if not self.remote:
+            _refuse_foreign_sites(request)
         if not route.mutating and not self.remote:
             return
         if token is None:
@@ -250,14 +258,16 @@ class RestAdapter:
 
     def set_scheduling(self, request: Request) -> Answer:
         unschedulable = _flag_field(_object_body(request), "unschedulable")
-        runner = self.client.set_scheduling(
-            request.params["id"], unschedulable=unschedulable
+        runner = lifecycle.set_scheduling(
+            self.context, request.params["id"], unschedulable=unschedulable
         )
         return Answer(200, runner.to_json())
 
     def set_draining(self, request: Request) -> Answer:
         draining = _flag_field(_object_body(request), "draining")
-        runner = self.client.set_draining(request.params["id"], draining=draining)
+        runner = lifecycle.set_draining(
+            self.context, request.params["id"], draining=draining
+        )
         return Answer(200, runner.to_json())
 
     def _measure(self) -> dict[str, Any]:
@@ -286,6 +296,29 @@ ROUTES: Final[tuple[Route, ...]] = (
     _path("PATCH", "/v1/runners/{id}/scheduling", RestAdapter.set_scheduling),
     _path("PATCH", "/v1/runners/{id}/draining", RestAdapter.set_draining),
 )
+
+
+def _refuse_foreign_sites(request: Request) -> None:
+    """Refuse what a web page could send to a loopback port.
+
+    A page in the operator's browser may reach 127.0.0.1, and a DNS name
+    that re-binds to 127.0.0.1 carries its own name in ``Host``: only
+    loopback names may address the adapter, and a page from any other
+    origin may not use it.
+    """
+    host = _host_name(request.headers.get("host", ""))
+    if host and not is_loopback(host):
+        raise HttpError(421, f"Host {host} is not this machine's loopback")
+    origin = request.headers.get("origin", "")
+    if origin and not is_loopback(_host_name(urlsplit(origin).netloc)):
+        raise HttpError(403, f"Requests from the web origin {origin} are refused")
+
+
+def _host_name(authority: str) -> str:
+    """The host of ``host[:port]`` or ``[v6]:port``, without brackets."""
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
 def _json(request: Request) -> Any:

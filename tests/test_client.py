@@ -279,6 +279,20 @@ def test_path_parameters_cannot_change_the_path(client):
     assert caught.value.path == "/runners/..%2Frunners"
 
 
+@pytest.mark.parametrize("value", [".", ".."])
+def test_a_dot_segment_is_a_value_not_a_path_step(client, value):
+    with pytest.raises(errors.BadRequestError) as caught:
+        client.delete_runner(value)
+
+    assert caught.value.path == "/runners/" + "%2E" * len(value)
+    assert "uuid" in caught.value.message.lower()
+
+
+def test_an_empty_id_is_refused_before_any_request(client):
+    with pytest.raises(errors.UsageError):
+        client.get_runner("")
+
+
 def test_a_hint_keeps_the_error_kind_status_and_place(client):
     with pytest.raises(errors.BadRequestError) as caught:
         client.get_runner("not-a-uuid")

@@ -39,12 +39,9 @@ from runner_agent.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from runner_agent.client import RunnersClient
     from runner_agent.context import AgentContext
     from runner_agent.models import Runner, RunnerFull
-    from runner_agent.state import StateDir
 
 app = typer.Typer(
     help="The runners admin API: list, inspect, cordon, drain, delete any runner.",
@@ -191,38 +188,6 @@ def _client(
     config_path: Path | None, api_url: str | None, log_level: str | None
 ) -> RunnersClient:
     return _context(config_path, api_url, log_level).client
-
-
-def _own_state(context: AgentContext, runner_id: str) -> StateDir | None:
-    """The state directory when ``runner_id`` is this host's own runner.
-
-    Its changes then go through :mod:`runner_agent.lifecycle`, which keeps
-    the intent record. An unreadable directory (another user's) counts as
-    no identity.
-    """
-    from runner_agent.errors import StateError
-
-    try:
-        identity = context.state.load_identity()
-    except StateError:
-        return None
-    if identity is None or identity.runner_id != runner_id:
-        return None
-    return context.state
-
-
-def _change_flag(
-    context: AgentContext,
-    runner_id: str,
-    direct: Callable[[RunnersClient, str], Runner],
-    own: Callable[[RunnersClient, StateDir, str], Runner],
-) -> Runner:
-    """Set a flag on a runner: ``own`` for this host's runner, else ``direct``."""
-    with context.client as client:
-        state = _own_state(context, runner_id)
-        if state is None:
-            return direct(client, runner_id)
-        return own(client, state, runner_id)
 
 
 def _runner_id(value: str) -> str:
@@ -422,12 +387,10 @@ def scheduling(
 
     if enable is None:
         raise UsageError("say --enable or --disable")
-    runner = _change_flag(
-        _context(config_path, api_url, log_level),
-        _runner_id(runner_id),
-        lambda client, rid: client.set_scheduling(rid, unschedulable=not enable),
-        lifecycle.uncordon if enable else lifecycle.cordon,
-    )
+    runner_id = _runner_id(runner_id)
+    context = _context(config_path, api_url, log_level)
+    with context.client:
+        runner = lifecycle.set_scheduling(context, runner_id, unschedulable=not enable)
 
     if json_output:
         print_json(runner.to_json())
@@ -464,12 +427,10 @@ def draining(
 
     if on is None:
         raise UsageError("say --on or --off")
-    runner = _change_flag(
-        _context(config_path, api_url, log_level),
-        _runner_id(runner_id),
-        lambda client, rid: client.set_draining(rid, draining=on),
-        lifecycle.drain if on else lifecycle.undrain,
-    )
+    runner_id = _runner_id(runner_id)
+    context = _context(config_path, api_url, log_level)
+    with context.client:
+        runner = lifecycle.set_draining(context, runner_id, draining=on)
 
     if json_output:
         print_json(runner.to_json())

@@ -116,7 +116,11 @@ def _serve(
 
     context = AgentContext(config)
     try:
-        server = build_server(context, show_secrets=show_secrets)
+        # Over HTTP without a token any local user could change runners:
+        # only the read-only tools are offered then, as the REST adapter
+        # refuses its changes.
+        read_only = address is not None and config.local_api.token is None
+        server = build_server(context, show_secrets=show_secrets, read_only=read_only)
         if address is None:
             run_stdio(server)
         else:

@@ -308,7 +308,7 @@ class Daemon:
         if self.config.local_api.rest:
             from runner_agent.rest_adapter import build_rest_app
 
-            mounts["/v1"] = build_rest_app(self.config, self.context.client)
+            mounts["/v1"] = build_rest_app(self.context)
         host, port = address
         try:
             self.server = serve_in_thread(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from runner_agent import lifecycle
 from runner_agent.created_runners import CreatedRunnerKeys, created_runner_json
 from runner_agent.mcp_server.base import (
     RegionId,
@@ -176,13 +177,16 @@ class ApiTools(ToolSet):
             bool,
             Field(
                 description="true: cordon (no new sandboxes, reversible); "
-                "false: schedulable again."
+                "false: schedulable again.",
+                strict=True,
             ),
         ],
     ) -> dict[str, Any]:
         """Cordon (unschedulable true) or uncordon a runner (organization key)."""
         with self.refusals():
-            runner = self.client.set_scheduling(runner_id, unschedulable=unschedulable)
+            runner = lifecycle.set_scheduling(
+                self.context, runner_id, unschedulable=unschedulable
+            )
         return self.result(runner.to_json())
 
     def set_draining(
@@ -192,7 +196,9 @@ class ApiTools(ToolSet):
             bool,
             Field(
                 description="true: retire the runner for good (it becomes "
-                "decommissioned once empty); false: stop draining before that."
+                "decommissioned once empty); false: stop draining before that.",
+                # 1 or "yes" must not retire a runner: only a JSON boolean.
+                strict=True,
             ),
         ],
     ) -> dict[str, Any]:
@@ -203,7 +209,7 @@ class ApiTools(ToolSet):
         the scheduling tool (cordon) instead.
         """
         with self.refusals():
-            runner = self.client.set_draining(runner_id, draining=draining)
+            runner = lifecycle.set_draining(self.context, runner_id, draining=draining)
         return self.result(runner.to_json())
 
     def healthcheck(self) -> dict[str, Any]:

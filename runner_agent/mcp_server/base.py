@@ -25,7 +25,12 @@ from runner_agent.client import RunnersClient
 from runner_agent.config import Config
 from runner_agent.context import AgentContext
 from runner_agent.credentials import redact, scrub
-from runner_agent.errors import ApiError, RunnerAgentError
+from runner_agent.errors import (
+    ApiError,
+    ForbiddenError,
+    RunnerAgentError,
+    UnauthorizedError,
+)
 from runner_agent.state import Identity
 from runner_agent.wsgi import reason_phrase
 
@@ -160,4 +165,7 @@ def describe(error: RunnerAgentError) -> str:
             text = f"{operation}: {error.message}"
     else:
         text = str(error)
+    if isinstance(error, UnauthorizedError | ForbiddenError):
+        # Repeated refusals get the organisation's key rate-limited.
+        text += " (retrying will not help: ask the operator to fix the key)"
     return redact(text)

@@ -3,8 +3,9 @@
 Over stdio (the default) the client starts ``runner-agent mcp`` itself and
 speaks on its standard input and output; logs go to standard error. Over
 HTTP the server listens on loopback; a configured ``local_api.token`` is
-then required as a bearer token on every request, and beyond loopback
-(``--allow-remote``) the token is mandatory.
+then required as a bearer token on every request, without one only the
+read-only tools are offered, and beyond loopback (``--allow-remote``) the
+token is mandatory.
 """
 
 from __future__ import annotations
@@ -40,8 +41,13 @@ runner that is cordoned and empty. Keys are never shown: do not ask for
 them, and never put one in an argument."""
 
 
-def build_server(context: AgentContext, *, show_secrets: bool = False) -> MCPServer:
-    """The MCP server with the fifteen tools over ``context``."""
+def build_server(
+    context: AgentContext, *, show_secrets: bool = False, read_only: bool = False
+) -> MCPServer:
+    """The MCP server with the fifteen tools over ``context``.
+
+    With ``read_only`` only the tools that change nothing are offered.
+    """
     server: MCPServer = MCPServer(
         "runner-agent",
         version=__version__,
@@ -50,14 +56,22 @@ def build_server(context: AgentContext, *, show_secrets: bool = False) -> MCPSer
     )
     api = ApiTools(context, show_secrets=show_secrets)
     host = HostTools(context, show_secrets=show_secrets)
-    _add_tools(server, api, API_TOOLS)
-    _add_tools(server, host, HOST_TOOLS)
+    _add_tools(server, api, API_TOOLS, read_only=read_only)
+    _add_tools(server, host, HOST_TOOLS, read_only=read_only)
 
     return server
 
 
-def _add_tools(server: MCPServer, tools: ToolSet, specs: tuple[ToolSpec, ...]) -> None:
+def _add_tools(
+    server: MCPServer,
+    tools: ToolSet,
+    specs: tuple[ToolSpec, ...],
+    *,
+    read_only: bool,
+) -> None:
     for spec in specs:
+        if read_only and not spec.read_only:
+            continue
         server.add_tool(
             getattr(tools, spec.method),
             name=spec.name,
@@ -95,8 +109,9 @@ def run_http(
     else:
         log.warning(
             "mcp_http_without_token",
-            hint="any local process can use this server; set RUNNER_AGENT_LOCAL_TOKEN "
-            "to require a bearer token",
+            hint="any local process can use this server, so it offers only the "
+            "read-only tools; set RUNNER_AGENT_LOCAL_TOKEN to require a bearer "
+            "token and offer them all",
         )
 
     log.info("mcp_serving", transport="http", url=_url(host, port), token=bool(token))

@@ -98,6 +98,20 @@ def test_keep_alive_reuses_one_connection():
         handle.stop()
 
 
+def test_head_answers_headers_only_and_the_connection_stays_usable():
+    handle = serve_in_thread(hello)
+    try:
+        with httpx.Client() as client:
+            head = client.head(handle.url)
+            after = client.get(handle.url)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == after.headers["content-length"]
+        assert after.text.isdigit()
+    finally:
+        handle.stop()
+
+
 def test_drop_connection_closes_without_an_answer_and_the_server_goes_on():
     handle = serve_in_thread(hello)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from runner_agent.client import RunnersClient
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.emulator import Emulator, EmulatorSettings
+from tests.mcp import servers
 
 SNAPSHOT_REF = "daytonaio/sandbox:0.4.3"
 
@@ -79,10 +79,7 @@ def server_env(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return servers.free_port()
 
 
 def all_text(results: list[Any]) -> str:

@@ -6,10 +6,8 @@ proxy look-ups come back as tool errors (401) while the rest keeps working.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,9 @@ import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.mcp import servers
+from tests.mcp.servers import wait_listening
 
 LOCAL_TOKEN = "local-token-for-the-mcp-tests"
 REFUSED_PROXY_KEY = "dtn_this_proxy_key_is_not_known_0000"
@@ -42,19 +43,6 @@ class Transcript:
     results: dict[str, Any] = field(default_factory=dict)
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not listen within 30 s: {log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def http_server(server_env, host_runner, free_port, tmp_path_factory):
     env = server_env(
@@ -74,7 +62,7 @@ def http_server(server_env, host_runner, free_port, tmp_path_factory):
         )
     server = HttpServer(f"http://127.0.0.1:{free_port}/mcp", process, log)
     try:
-        _wait_listening(free_port, process, log)
+        wait_listening(free_port, process, log)
         yield server
     finally:
         if process.poll() is None:
@@ -158,3 +146,29 @@ def test_http_server_stops_cleanly_on_sigterm(http_server, transcript):
     http_server.process.terminate()
 
     assert http_server.process.wait(timeout=30) == 0
+
+
+async def _list_tools(url: str) -> list[Any]:
+    async with (
+        httpx2.AsyncClient(timeout=60) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=60) as session,
+    ):
+        await session.initialize()
+        return list((await session.list_tools()).tools)
+
+
+def test_http_without_a_token_offers_only_the_read_only_tools(
+    server_env, host_runner, tmp_path
+):
+    env = server_env(DAYTONA_RUNNER_TOKEN=host_runner.key)
+
+    with servers.http_server(env, tmp_path / "stderr.log") as url:
+        tools = anyio.run(_list_tools, url)
+
+    names = {tool.name for tool in tools}
+    assert all(tool.annotations.read_only_hint for tool in tools)
+    assert "daytona-list-all-runners" in names
+    assert "daytona-delete-runner" not in names
+    assert "runner-agent-host-cordon" not in names
+    assert "read-only tools" in (tmp_path / "stderr.log").read_text()

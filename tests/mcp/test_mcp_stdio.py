@@ -1,26 +1,32 @@
-"""``runner-agent mcp`` over stdio, driven by the MCP SDK's own client.
+"""``runner-agent mcp`` over stdio and over HTTP, driven by the SDK's client.
 
-One server runs one scenario against the emulator: it lists the tools,
-calls every one of them, and makes a few fail on purpose. The tests then
-read the transcript.
+Over each transport one server runs one scenario against the emulator: it
+lists the tools, calls every one of them, and makes a few fail on purpose.
+The tests then read the transcript, once per transport.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import stat
 import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from runner_agent.credentials import mask
+from tests.mcp.servers import http_server
 
-CREATED_NAME = "mcp-created"
+LOCAL_TOKEN = "local-token-for-the-mcp-scenario"
 
 # name: (readOnlyHint, destructiveHint, idempotentHint)
 EXPECTED_HINTS = {
@@ -47,6 +53,7 @@ class Transcript:
     """What the server listed and answered, by label."""
 
     state_dir: Path
+    created_name: str
     tools: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -63,11 +70,33 @@ class Transcript:
         return text
 
 
-async def _scenario(params, emulator, host, transcript: Transcript) -> None:
+@contextlib.asynccontextmanager
+async def _stdio_session(env: dict[str, str]) -> AsyncIterator[ClientSession]:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "runner_agent", "mcp"], env=env
+    )
     async with (
         stdio_client(params, errlog=sys.stderr) as (read, write),
         ClientSession(read, write, read_timeout_seconds=60) as session,
     ):
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def _http_session(url: str) -> AsyncIterator[ClientSession]:
+    headers = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=60) as session,
+    ):
+        yield session
+
+
+async def _scenario(
+    session_opener: Callable[[], Any], emulator, host, transcript: Transcript
+) -> None:
+    async with session_opener() as session:
         await session.initialize()
         listed = await session.list_tools()
         transcript.tools = {tool.name: tool for tool in listed.tools}
@@ -83,13 +112,16 @@ async def _scenario(params, emulator, host, transcript: Transcript) -> None:
             "create",
             "daytona-create-runner",
             region_id=region,
-            name=CREATED_NAME,
+            name=transcript.created_name,
             tags=["gpu", "eu"],
             sandbox_class="container",
         )
         new_id = created.get("id", "")
         await call(
-            "create again", "daytona-create-runner", region_id=region, name=CREATED_NAME
+            "create again",
+            "daytona-create-runner",
+            region_id=region,
+            name=transcript.created_name,
         )
         await call("bad name", "daytona-create-runner", region_id=region, name="a b")
         await call("get", "daytona-get-runner-by-id", runner_id=new_id)
@@ -121,18 +153,48 @@ async def _scenario(params, emulator, host, transcript: Transcript) -> None:
         await call("host cordon", "runner-agent-host-cordon")
         await call("host status cordoned", "runner-agent-host-status")
         await call("host uncordon", "runner-agent-host-uncordon")
+        await call(
+            "drain host",
+            "daytona-update-runner-draining-status",
+            runner_id=host.id,
+            draining=True,
+        )
+        await call("host status draining", "runner-agent-host-status")
+        await call(
+            "undrain host",
+            "daytona-update-runner-draining-status",
+            runner_id=host.id,
+            draining=False,
+        )
+        await call("host status undrained", "runner-agent-host-status")
+        await call(
+            "draining as a number",
+            "daytona-update-runner-draining-status",
+            runner_id=host.id,
+            draining=1,
+        )
         await call("malformed id", "daytona-get-runner-by-id", runner_id="not-a-uuid")
         await call("after the error", "daytona-list-all-runners")
 
 
-@pytest.fixture(scope="module")
-def transcript(emulator, host_runner, server_env) -> Transcript:
-    env = server_env(DAYTONA_RUNNER_TOKEN=host_runner.key)
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "runner_agent", "mcp"], env=env
+@pytest.fixture(scope="module", params=["stdio", "http"])
+def transcript(request, emulator, host_runner, server_env, tmp_path_factory):
+    """One scenario per transport, each against its own server process."""
+    transport = request.param
+    env = server_env(
+        DAYTONA_RUNNER_TOKEN=host_runner.key, RUNNER_AGENT_LOCAL_TOKEN=LOCAL_TOKEN
     )
-    recorded = Transcript(Path(env["RUNNER_AGENT_STATE_DIR"]))
-    anyio.run(_scenario, params, emulator, host_runner, recorded)
+    recorded = Transcript(
+        Path(env["RUNNER_AGENT_STATE_DIR"]), created_name=f"mcp-created-{transport}"
+    )
+    if transport == "stdio":
+        opener = functools.partial(_stdio_session, env)
+        anyio.run(_scenario, opener, emulator, host_runner, recorded)
+        return recorded
+    log = tmp_path_factory.mktemp("mcp-http") / "stderr.log"
+    with http_server(env, log) as url:
+        opener = functools.partial(_http_session, url)
+        anyio.run(_scenario, opener, emulator, host_runner, recorded)
     return recorded
 
 
@@ -237,7 +299,7 @@ def test_list_and_look_ups_answer_the_api_documents(transcript, host_runner):
     assert host_runner.id in {runner["id"] for runner in listed}
     assert by_sandbox["id"] == host_runner.id
     assert [holder["runnerId"] for holder in by_snapshot] == [host_runner.id]
-    assert by_id["name"] == "mcp-created"
+    assert by_id["name"] == transcript.created_name
     assert by_id["tags"] == ["gpu", "eu"]
 
 
@@ -282,9 +344,9 @@ def test_healthcheck_measures_this_host_and_makes_the_runner_ready(transcript):
 
 def test_scheduling_draining_and_delete_change_the_runner(transcript):
     assert transcript.ok("cordon new")["unschedulable"] is True
-    assert transcript.ok("undrain new")["name"] == "mcp-created"
+    assert transcript.ok("undrain new")["name"] == transcript.created_name
     assert transcript.ok("delete new") == {"deleted": transcript.ok("create")["id"]}
-    assert "mcp-created" not in {
+    assert transcript.created_name not in {
         r["name"] for r in transcript.ok("after the error")["runners"]
     }
 
@@ -306,6 +368,24 @@ def test_host_metrics_are_a_healthcheck_body(transcript):
     assert body["metrics"]["cpu"] >= 1
     assert 0 <= body["metrics"]["currentMemoryUsagePercentage"] <= 100
     assert body["appVersion"].startswith("runner-agent/")
+
+
+def test_draining_this_hosts_runner_through_the_api_tool_is_remembered(transcript):
+    draining = transcript.ok("host status draining")["intent"]
+    undrained = transcript.ok("host status undrained")["intent"]
+
+    assert transcript.ok("drain host")["id"] == transcript.ok("me")["id"]
+    assert draining["draining"] is True
+    assert undrained["draining"] is False
+
+
+def test_a_flag_given_as_a_number_is_refused_not_coerced(transcript):
+    message = transcript.error("draining as a number")
+
+    assert "bool" in message.lower()
+    assert transcript.ok("host status undrained")["controlPlane"]["state"] != (
+        "decommissioned"
+    )
 
 
 def test_a_malformed_id_is_a_tool_error_with_the_server_message(transcript):

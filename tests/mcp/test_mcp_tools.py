@@ -74,3 +74,14 @@ def test_the_server_lists_fifteen_uniquely_named_tools(context_for):
 
     names = [tool.name for tool in tools]
     assert len(names) == len(set(names)) == 15
+
+
+def test_a_refused_organization_key_tells_the_model_not_to_retry(context_for):
+    tools = ApiTools(context_for(DAYTONA_API_KEY="dtn_not_a_key_the_emulator_knows"))
+
+    with pytest.raises(ToolError) as refused:
+        tools.list_runners()
+
+    assert "401" in str(refused.value)
+    assert "retrying will not help" in str(refused.value)
+    assert "dtn_not_a_key_the_emulator_knows" not in str(refused.value)

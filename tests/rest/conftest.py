@@ -11,6 +11,7 @@ import pytest
 
 from runner_agent.client import RunnersClient
 from runner_agent.config import Config, load_config
+from runner_agent.context import AgentContext
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.httpserver import serve_in_thread
 from runner_agent.rest_adapter import build_rest_app
@@ -69,10 +70,10 @@ def make_rest(emulator, tmp_path) -> Iterator[Callable[..., Rest]]:
         if token is not None:
             environment["RUNNER_AGENT_LOCAL_TOKEN"] = token
         config = load_config(env=environment)
-        client = RunnersClient(config.api_url, config.credentials, timeout=api_timeout)
-        server = serve_in_thread(build_rest_app(config, client), name="rest-test")
+        context = AgentContext(config, timeout=api_timeout)
+        server = serve_in_thread(build_rest_app(context), name="rest-test")
         http = httpx.Client(base_url=server.url, timeout=30)
-        cleanup.extend([server.stop, client.close, http.close])
+        cleanup.extend([server.stop, context.close, http.close])
         return Rest(http, config)
 
     yield make

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from runner_agent.client import RunnersClient
+from runner_agent.context import AgentContext
 from runner_agent.daemon.local_api import LocalApi
 from runner_agent.daemon.status import AgentStatus
 from runner_agent.daemon.telemetry import Telemetry
@@ -17,17 +17,14 @@ from runner_agent.rest_adapter import build_rest_app
 
 @pytest.fixture
 def local(make_rest, emulator) -> Iterator[httpx.Client]:
-    config = make_rest().config
-    api = RunnersClient(config.api_url, config.credentials)
+    context = AgentContext(make_rest().config)
     status = AgentStatus(interval=5.0)
-    app = LocalApi(
-        status, Telemetry(status), mounts={"/v1": build_rest_app(config, api)}
-    )
+    app = LocalApi(status, Telemetry(status), mounts={"/v1": build_rest_app(context)})
     server = serve_in_thread(app, name="local-api-test")
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
     server.stop()
-    api.close()
+    context.close()
 
 
 def test_not_ready_answers_503_with_its_standard_reason(local):

@@ -122,6 +122,31 @@ def test_scheduling_draining_and_delete_forward(rest, registered):
     assert gone.status_code == 404
 
 
+def test_flags_on_this_hosts_runner_keep_the_intent_record(rest, registered):
+    runner = f"/v1/runners/{registered.id}"
+    intent = rest.config.state_dir / "intent.json"
+
+    rest.http.patch(f"{runner}/draining", json={"draining": True}, headers=rest.auth())
+    draining = json.loads(intent.read_text())
+    rest.http.patch(f"{runner}/draining", json={"draining": False}, headers=rest.auth())
+    undrained = json.loads(intent.read_text())
+
+    assert draining["draining"] is True
+    assert undrained["draining"] is False
+
+
+def test_flags_on_another_runner_leave_the_intent_record_alone(make_rest, registered):
+    rest = make_rest()
+    runner = f"/v1/runners/{registered.id}"
+
+    answer = rest.http.patch(
+        f"{runner}/draining", json={"draining": True}, headers=rest.auth()
+    )
+
+    assert answer.status_code == 200
+    assert not (rest.config.state_dir / "intent.json").exists()
+
+
 def test_a_flag_that_is_not_a_boolean_is_a_400(rest, registered):
     answer = rest.http.patch(
         f"/v1/runners/{registered.id}/scheduling",
@@ -220,3 +245,21 @@ def test_a_body_that_is_not_json_is_a_400(rest):
 
     assert answer.status_code == 400
     assert answer.json()["message"] == "The body is not valid JSON"
+
+
+def test_a_foreign_host_name_is_refused_on_loopback(rest):
+    rebound = rest.http.get("/v1/runners", headers={"Host": "attacker.example"})
+    local = rest.http.get("/v1/runners", headers={"Host": "localhost:9713"})
+
+    assert rebound.status_code == 421
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [("http://attacker.example", 403), ("http://127.0.0.1:3000", 200)],
+)
+def test_a_web_page_of_another_origin_is_refused(rest, origin, status):
+    answer = rest.http.get("/v1/runners", headers={"Origin": origin})
+
+    assert answer.status_code == status
