@@ -344,8 +344,31 @@ def _status_error(response: httpx.Response, context: _Where) -> errors.ApiError:
         )
     if status >= 500:
         return errors.ServerError(message, status=status, **context)
+    if status == 404 and _route_missing(response, message):
+        return errors.NoSuchRouteError(
+            f"{message}: the control plane has no such path; check api_url "
+            "(Daytona's ends in /api)",
+            status=status,
+            **context,
+        )
     kind = _STATUS_ERRORS.get(status, errors.BadRequestError)
     return kind(message, status=status, **context)
+
+
+def _route_missing(response: httpx.Response, message: str) -> bool:
+    """Whether a 404 is about the path rather than a runner or sandbox.
+
+    The control plane answers an unknown path with its error document and
+    ``Cannot <METHOD> <path>``; a server that is not the control plane at
+    all answers without that document.
+    """
+    try:
+        document = response.json()
+    except ValueError:
+        return True
+    if not isinstance(document, dict) or "statusCode" not in document:
+        return True
+    return message.startswith(f"Cannot {response.request.method} ")
 
 
 def _server_message(response: httpx.Response) -> str:

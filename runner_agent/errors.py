@@ -17,7 +17,8 @@ The tree::
         │   └── ApiTimeoutError                no answer in time
         ├── UnauthorizedError         exit 4   401: the key is not accepted
         ├── ForbiddenError            exit 4   403: the key lacks the permission
-        ├── NotFoundError             exit 5   404
+        ├── NotFoundError             exit 5   404: no such runner or sandbox
+        ├── NoSuchRouteError          exit 78  404: no such path (api_url is wrong)
         ├── ConflictError             exit 1   409
         ├── BadRequestError           exit 1   400 and other 4xx
         ├── RateLimitedError          exit 1   429, with its Retry-After
@@ -177,6 +178,16 @@ class NotFoundError(ApiError):
     """404: the runner, sandbox or path does not exist."""
 
     exit_code = EXIT_NOT_FOUND
+
+
+class NoSuchRouteError(ApiError):
+    """404 for the path itself: the base URL does not lead to the runners API.
+
+    Not a :class:`NotFoundError`, so nothing mistakes a wrong ``api_url``
+    for a deleted runner.
+    """
+
+    exit_code = EXIT_CONFIG
 
 
 class ConflictError(ApiError):

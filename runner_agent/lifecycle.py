@@ -47,7 +47,17 @@ class WaitTimeoutError(RunnerAgentError):
 def cordon(
     client: RunnersClient, state: StateDir, runner_id: str, *, by_agent: bool = False
 ) -> Runner:
-    """Make the runner unschedulable; ``by_agent`` marks it for automatic undo."""
+    """Make the runner unschedulable; ``by_agent`` marks it for automatic undo.
+
+    The agent never takes over a cordon it did not place: when the runner
+    is already unschedulable by someone else's hand, ``by_agent`` leaves it
+    as it is, so the next start does not undo it.
+    """
+    if by_agent:
+        current = client.get_me()
+        if current.unschedulable and not state.load_intent().cordoned_by_agent:
+            log.info("runner_already_cordoned", runner_id=runner_id)
+            return current
     runner = client.set_scheduling(runner_id, unschedulable=True)
 
     def remember(intent: Intent) -> None:
@@ -81,14 +91,16 @@ def undrain(client: RunnersClient, state: StateDir, runner_id: str) -> Runner:
     """Stop draining (only possible before the runner is decommissioned).
 
     A decommissioned runner stays so whatever the flag says: that is
-    refused, and the record that this host retired it is kept.
+    refused before anything is sent, and the record that this host retired
+    it is kept.
     """
-    runner = client.set_draining(runner_id, draining=False)
-    if runner.state == "decommissioned":
+    current = client.get_runner(runner_id)
+    if current.state == "decommissioned":
         raise RunnerRetiredError(
-            f"runner {runner.name} ({runner.id}) is already decommissioned, which "
+            f"runner {current.name} ({current.id}) is already decommissioned, which "
             "is final: to serve again, run runner-agent deregister, then register"
         )
+    runner = client.set_draining(runner_id, draining=False)
     state.update_intent(_forget_draining)
     log.info("runner_undrained", runner_id=runner_id)
     return runner

@@ -107,6 +107,32 @@ def test_delete_needs_a_cordon_first(client, created):
         client.get_runner(created.id)
 
 
+def test_a_missing_runner_and_a_missing_path_are_told_apart(emulator, created):
+    keys = Credentials(runner=created.api_key)
+    wrong_base = RunnersClient(emulator.url.removesuffix("/api"), keys)
+
+    with wrong_base, pytest.raises(errors.NoSuchRouteError) as no_route:
+        wrong_base.get_me()
+
+    assert not isinstance(no_route.value, errors.NotFoundError)
+    assert no_route.value.exit_code == errors.EXIT_CONFIG
+    assert "api_url" in str(no_route.value)
+
+
+def test_an_answer_from_something_else_than_the_api_is_a_missing_path(client):
+    elsewhere = RunnersClient(
+        "http://example.invalid/api",
+        client.credentials,
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(404, text="<html>Not Found</html>")
+        ),
+    )
+    # A mock transport stands in for a web server that is not the control
+    # plane (a misrouted proxy): none on this machine answers like that.
+    with elsewhere, pytest.raises(errors.NoSuchRouteError):
+        elsewhere.get_runner(str(uuid.uuid4()))
+
+
 def test_proxy_lookups(emulator, client, created):
     sandbox = control(emulator, "POST", "/sandboxes", json={"runnerId": created.id})
     control(

@@ -125,6 +125,21 @@ def test_cordon_by_the_agent_is_remembered_and_uncordon_forgets_it(
     assert state.load_intent().cordoned_by_agent is False
 
 
+def test_the_agent_never_takes_over_an_operators_cordon(client, state, identity):
+    lifecycle.cordon(client, state, identity.runner_id)
+    lifecycle.cordon(client, state, identity.runner_id, by_agent=True)
+
+    assert state.load_intent().cordoned_by_agent is False
+    assert client.get_runner(identity.runner_id).unschedulable is True
+
+
+def test_the_agent_keeps_marking_a_cordon_it_placed_itself(client, state, identity):
+    lifecycle.cordon(client, state, identity.runner_id, by_agent=True)
+    lifecycle.cordon(client, state, identity.runner_id, by_agent=True)
+
+    assert state.load_intent().cordoned_by_agent is True
+
+
 def test_drain_and_undrain_keep_the_intent_the_api_cannot_report(
     client, state, identity
 ):
@@ -149,14 +164,16 @@ def decommissioned(client, state, identity) -> Runner:
 
 
 def test_undrain_of_a_decommissioned_runner_is_refused_and_keeps_the_record(
-    client, state, identity
+    emulator, client, state, identity
 ):
     decommissioned(client, state, identity)
 
-    with pytest.raises(errors.RunnerAgentError, match="already decommissioned"):
+    with pytest.raises(errors.RunnerRetiredError, match="already decommissioned"):
         lifecycle.undrain(client, state, identity.runner_id)
 
     assert state.load_intent().draining is True
+    held = {r["id"]: r for r in runners(emulator)}[identity.runner_id]
+    assert held["draining"] is True
 
 
 def test_deregister_without_waiting_deletes_a_runner_already_decommissioned(
