@@ -9,23 +9,44 @@ from typing import Any
 from runner_agent import __version__
 from runner_agent.collectors import HostMonitor
 from runner_agent.config import Config, RunnerConfig
+from runner_agent.state import Identity
 
 
-def healthcheck_body(runner: RunnerConfig, monitor: HostMonitor) -> dict[str, Any]:
-    """Measure now (from cached and fast values) and build the body."""
+def healthcheck_body(
+    runner: RunnerConfig, monitor: HostMonitor, identity: Identity | None = None
+) -> dict[str, Any]:
+    """Measure now (from cached and fast values) and build the body.
+
+    The runner's addresses come from the configuration; one it leaves empty
+    comes from ``identity``, where ``register --domain`` and the like keep
+    theirs.
+    """
     body: dict[str, Any] = {"metrics": monitor.metrics()}
     services = monitor.service_health()
     if services:
         body["serviceHealth"] = services
-    for field, value in (
-        ("domain", runner.domain),
-        ("proxyUrl", runner.proxy_url),
-        ("apiUrl", runner.api_url),
-    ):
+    for field, value in _addresses(runner, identity).items():
         if value:
             body[field] = value
     body["appVersion"] = f"runner-agent/{__version__}"
     return body
+
+
+def _addresses(runner: RunnerConfig, identity: Identity | None) -> dict[str, str]:
+    """Each address as configured, or else as kept with the identity."""
+    configured = {
+        "domain": runner.domain,
+        "proxyUrl": runner.proxy_url,
+        "apiUrl": runner.api_url,
+    }
+    if identity is None:
+        return configured
+    kept = {
+        "domain": identity.domain,
+        "proxyUrl": identity.proxy_url,
+        "apiUrl": identity.runner_api_url,
+    }
+    return {field: value or kept[field] for field, value in configured.items()}
 
 
 @contextmanager
@@ -39,7 +60,7 @@ def measured(config: Config) -> Iterator[HostMonitor]:
         monitor.close()
 
 
-def measure_once(config: Config) -> dict[str, Any]:
+def measure_once(config: Config, identity: Identity | None = None) -> dict[str, Any]:
     """Measure this host once, outside the daemon, and build the body."""
     with measured(config) as monitor:
-        return healthcheck_body(config.runner, monitor)
+        return healthcheck_body(config.runner, monitor, identity)

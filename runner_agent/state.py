@@ -6,11 +6,13 @@ rename, fsync of the directory) so a crash or a full disk never leaves a
 half-written identity behind. Files:
 
 ``identity.json``
-    the runner id and its key: the host's claim on its runner.
+    the runner id and its key: the host's claim on its runner; also the
+    addresses ``register`` was given to report in healthchecks.
 ``pending-registration.json``
     written just before a create request, removed once the identity is
     safe; its presence after a crash says a runner may exist that nobody
-    holds the key of (see :mod:`runner_agent.registration`).
+    holds the key of. Its token, sent as a tag with the create, tells that
+    runner apart from any other (see :mod:`runner_agent.registration`).
 ``intent.json``
     what the agent asked the control plane for and must remember, since
     the API does not report it (draining) or since only the agent may undo
@@ -51,7 +53,12 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """This host's runner: its id and its own key."""
+    """This host's runner: its id and its own key.
+
+    ``api_url`` is the control plane the runner belongs to. ``domain``,
+    ``runner_api_url`` and ``proxy_url`` are what ``register`` was told to
+    report in healthchecks when the configuration leaves them empty.
+    """
 
     runner_id: str
     token: Secret
@@ -59,9 +66,12 @@ class Identity:
     region_id: str = ""
     api_url: str = ""
     registered_at: str = ""
+    domain: str = ""
+    runner_api_url: str = ""
+    proxy_url: str = ""
 
     def to_json(self, *, show_secrets: bool = False) -> dict[str, Any]:
-        return {
+        document = {
             "runnerId": self.runner_id,
             "runnerToken": self.token.reveal() if show_secrets else self.token.masked,
             "name": self.name,
@@ -69,6 +79,16 @@ class Identity:
             "apiUrl": self.api_url,
             "registeredAt": self.registered_at,
         }
+        reported = {
+            "domain": self.domain,
+            "runnerApiUrl": self.runner_api_url,
+            "proxyUrl": self.proxy_url,
+        }
+        # Written only when set, so the identity of a host that was given
+        # none reads exactly as before.
+        document.update({key: value for key, value in reported.items() if value})
+
+        return document
 
     def of_runner(self, runner: Runner) -> Identity:
         """This key with the id, name and region of its runner."""
@@ -89,6 +109,9 @@ class Identity:
             region_id=str(document.get("regionId", "")),
             api_url=str(document.get("apiUrl", "")),
             registered_at=str(document.get("registeredAt", "")),
+            domain=str(document.get("domain") or ""),
+            runner_api_url=str(document.get("runnerApiUrl") or ""),
+            proxy_url=str(document.get("proxyUrl") or ""),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -54,6 +55,35 @@ def test_the_identity_round_trips_with_its_key(tmp_path):
 
     assert loaded == identity()
     assert loaded.token.reveal() == "dtn_runner_key_0123456789"
+
+
+def test_the_reported_addresses_round_trip_with_the_identity(tmp_path):
+    state = StateDir(tmp_path)
+    kept = dataclasses.replace(
+        identity(),
+        domain="host-1.runners.example",
+        runner_api_url="https://host-1.runners.example:3003",
+        proxy_url="https://proxy.runners.example",
+    )
+    state.save_identity(kept)
+
+    document = json.loads(state.file("identity.json").read_text())
+    assert state.load_identity() == kept
+    assert document["domain"] == "host-1.runners.example"
+    assert document["runnerApiUrl"] == "https://host-1.runners.example:3003"
+    assert document["proxyUrl"] == "https://proxy.runners.example"
+
+
+def test_an_identity_without_reported_addresses_writes_none_and_loads_empty(
+    tmp_path,
+):
+    state = StateDir(tmp_path)
+    state.save_identity(identity())
+
+    document = json.loads(state.file("identity.json").read_text())
+    loaded = state.load_identity()
+    assert {"domain", "runnerApiUrl", "proxyUrl"}.isdisjoint(document)
+    assert (loaded.domain, loaded.runner_api_url, loaded.proxy_url) == ("", "", "")
 
 
 def test_the_identity_json_hides_the_key_unless_asked(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,6 +23,8 @@ from runner_agent.cli.common import (
 if TYPE_CHECKING:
     from runner_agent.context import AgentContext
     from runner_agent.models import Runner
+    from runner_agent.registration import RegistrationRequest
+    from runner_agent.state import Identity
 
 DEFAULT_READY_TIMEOUT = 120.0
 
@@ -67,7 +70,10 @@ def register(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option(help="Register anew when the stored runner no longer exists."),
+        typer.Option(
+            help="Register anew when the stored runner was deleted or is "
+            "decommissioned (a decommissioned one is deleted first)."
+        ),
     ] = False,
     wait_ready: Annotated[
         bool,
@@ -89,7 +95,9 @@ def register(
     """Create this host's runner and keep its identity; safe to run on every boot.
 
     On a host that is registered already and whose runner still exists it
-    changes nothing and says so. The organization key comes from
+    changes nothing and says so. --domain, --runner-api-url and --proxy-url
+    are kept with the identity and reported in healthchecks whenever the
+    configuration leaves them empty. The organization key comes from
     DAYTONA_API_KEY, DAYTONA_API_KEY_FILE, api_key_file or the systemd
     credential daytona-api-key.
 
@@ -119,7 +127,15 @@ def register(
     limit = wait_seconds(timeout, DEFAULT_READY_TIMEOUT)
     context = AgentContext(config)
     try:
-        request = registration_request(config)
+        # Only addresses given as flags are kept with the identity: one from
+        # the configuration file is reported from there, and stops being
+        # reported once it is removed from the file.
+        request = replace(
+            registration_request(config),
+            domain=config.runner.domain if domain is not None else "",
+            runner_api_url=config.runner.api_url if runner_api_url is not None else "",
+            proxy_url=config.runner.proxy_url if proxy_url is not None else "",
+        )
         result = register_runner(context.client, context.state, request, force=force)
         ready = _wait_ready(context, limit) if wait_ready else None
     finally:
@@ -148,6 +164,13 @@ def register(
                 f"(the name asked for, {config.runner.name}, is not used: this host "
                 "keeps its runner until runner-agent deregister)"
             )
+        ignored = _not_kept(request, identity)
+        if ignored:
+            echo(
+                f"({', '.join(ignored)} not kept: the identity keeps what the first "
+                "register was given; set them in the [runner] section of the "
+                "configuration, which takes precedence)"
+            )
     echo(
         fields(
             [
@@ -158,6 +181,19 @@ def register(
             ]
         )
     )
+
+
+def _not_kept(request: RegistrationRequest, identity: Identity) -> list[str]:
+    """The address flags given now that differ from those the identity keeps."""
+    return [
+        flag
+        for flag, given, kept in (
+            ("--domain", request.domain, identity.domain),
+            ("--runner-api-url", request.runner_api_url, identity.runner_api_url),
+            ("--proxy-url", request.proxy_url, identity.proxy_url),
+        )
+        if given and given != kept
+    ]
 
 
 def _wait_ready(context: AgentContext, limit: float) -> Runner:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+from pathlib import Path
 
 from tests.cli.helpers import (
     beat,
+    control,
     eventually,
     fault,
     finish,
     org_client,
     registered,
-    run_together,
     runners,
     start,
     stored_token,
@@ -88,15 +91,117 @@ def test_register_killed_between_create_and_identity_write_leaves_one_runner(
     assert left[0]["state"] == "ready"
 
 
+def waits_for_lock(process: subprocess.Popen[str], lock: Path) -> bool:
+    """Whether ``process`` is blocked waiting for the advisory lock on ``lock``."""
+    inode = f":{os.stat(lock).st_ino} "
+    with open("/proc/locks") as locks:
+        return any(
+            " -> " in line and f" {process.pid} " in line and inode in line
+            for line in locks
+        )
+
+
 def test_two_registers_at_once_end_with_one_runner(agent_env, emulator, state_dir):
     args = ("register", "--region-id", emulator.region_id, "--name", "host-2")
+    # The first create stays in flight long enough for the second process to
+    # start and queue for the lock behind it.
+    fault(emulator, method="POST", path="/runners", delay=4)
+    first = start(*args, env=agent_env)
+    eventually(lambda: not control(emulator, "GET", "faults"))
+    second = start(*args, env=agent_env)
+    eventually(lambda: waits_for_lock(second, state_dir / ".lock"))
+    identity_while_waiting = (state_dir / "identity.json").exists()
 
-    results = run_together([args, args], agent_env)
+    results = [finish(first), finish(second)]
 
-    outputs = sorted(result.stdout.split(" ")[0] for result in results)
+    outputs = [result.stdout.split(" ")[0] for result in results]
+    assert identity_while_waiting is False
     assert [result.returncode for result in results] == [0, 0]
-    assert outputs == ["Already", "Registered"]
+    assert outputs == ["Registered", "Already"]
     assert len(runners(emulator)) == 1
+    assert sorted(p.name for p in state_dir.glob("identity*.json")) == ["identity.json"]
+
+
+def test_register_never_removes_another_hosts_runner_of_the_same_name(
+    cli, agent_env, emulator, tmp_path
+):
+    """Hosts cloned from one image share a host name, the default runner name."""
+    host_a = {**agent_env, "RUNNER_AGENT_STATE_DIR": str(tmp_path / "a")}
+    host_b = {**agent_env, "RUNNER_AGENT_STATE_DIR": str(tmp_path / "b")}
+    args = ("register", "--region-id", emulator.region_id, "--name", "dup")
+    fault(emulator, method="POST", path="/runners", status=503)
+
+    failed = cli(*args, env=host_a)
+    other = cli(*args, "--json", env=host_b)
+    again = cli(*args, env=host_a)
+    renamed = cli(*args[:-1], "dup-2", env=host_a)
+
+    others = json.loads(other.stdout)["identity"]["runnerId"]
+    beat(emulator, stored_token(tmp_path / "b"))
+    assert failed.returncode == 3
+    assert other.returncode == 0
+    assert again.returncode == 1
+    assert "--name" in again.stderr
+    assert renamed.returncode == 0, renamed.stderr
+    assert sorted((r["name"], r["id"] == others) for r in runners(emulator)) == [
+        ("dup", True),
+        ("dup-2", False),
+    ]
+
+
+def decommissioned(emulator, runner_id: str) -> None:
+    with org_client(emulator) as client:
+        client.set_scheduling(runner_id, unschedulable=True)
+        client.set_draining(runner_id, draining=True)
+        eventually(lambda: client.get_runner(runner_id).state == "decommissioned")
+
+
+def test_register_on_a_host_whose_runner_is_decommissioned_exits_5_until_forced(
+    cli, agent_env, emulator, state_dir
+):
+    old = registered(emulator, state_dir)
+    decommissioned(emulator, old.runner_id)
+    args = ("register", "--region-id", emulator.region_id, "--name", "host-1")
+
+    retired = cli(*args, env=agent_env)
+    forced = cli(*args, "--force", "--json", env=agent_env)
+
+    renewed = json.loads(forced.stdout)
+    assert retired.returncode == 5
+    assert "decommissioned" in retired.stderr
+    assert "runner-agent deregister" in retired.stderr
+    assert "register --force" in retired.stderr
+    assert "nothing changed" not in retired.stdout
+    assert forced.returncode == 0, forced.stderr
+    assert renewed["replaced"] == old.runner_id
+    assert [r["id"] for r in runners(emulator)] == [renewed["identity"]["runnerId"]]
+    assert len(list(state_dir.glob("identity.replaced-*.json"))) == 1
+
+
+def test_register_keeps_the_reported_addresses_given_by_flag(
+    cli, agent_env, emulator, state_dir
+):
+    args = ("register", "--region-id", emulator.region_id, "--name", "host-3")
+    addresses = (
+        "--domain",
+        "host-3.runners.example",
+        "--runner-api-url",
+        "https://host-3.runners.example:3003",
+        "--proxy-url",
+        "https://proxy.runners.example",
+    )
+
+    first = cli(*args, *addresses, env=agent_env)
+    second = cli(*args, "--domain", "elsewhere.example", env=agent_env)
+
+    stored = json.loads((state_dir / "identity.json").read_text())
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0
+    assert "nothing changed" in second.stdout
+    assert "--domain" in second.stdout
+    assert stored["domain"] == "host-3.runners.example"
+    assert stored["runnerApiUrl"] == "https://host-3.runners.example:3003"
+    assert stored["proxyUrl"] == "https://proxy.runners.example"
 
 
 def test_register_takes_the_organization_key_from_a_file_or_a_credential(
