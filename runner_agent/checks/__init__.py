@@ -93,11 +93,18 @@ class CheckRunner:
             }
 
     def close(self) -> None:
-        self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._http is not None:
-            self._http.close()
+        """Stop: queued runs are dropped, runs still going are disowned.
+
+        The flag goes up before the shared client closes: a run cut short by
+        the closing client would otherwise log a failure after the stop.
+        """
+        with self._lock:
+            self._closed = True
+            pool, http = self._pool, self._http
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if http is not None:
+            http.close()
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -107,8 +114,19 @@ class CheckRunner:
 
     def _client(self) -> httpx.Client:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the check runner is closed")
             if self._http is None:
-                self._http = httpx.Client(follow_redirects=False)
+                self._http = httpx.Client(
+                    follow_redirects=False,
+                    # Checks probe services on or near this host: the
+                    # environment's HTTP_PROXY (set for the way out) must not
+                    # send them elsewhere. The transport still reads
+                    # SSL_CERT_FILE and SSL_CERT_DIR, how a private CA is
+                    # trusted for https checks.
+                    trust_env=False,
+                    transport=httpx.HTTPTransport(trust_env=True),
+                )
             return self._http
 
     def _run(self, state: CheckState, damped: bool) -> None:
@@ -116,8 +134,13 @@ class CheckRunner:
             outcome = run_check(state.config, self._client())
         except Exception:
             # The boundary of a pool task: an error here would vanish unseen.
-            log.exception("check_crashed", check=state.config.name)
+            if not self._closed:
+                log.exception("check_crashed", check=state.config.name)
             outcome = Outcome(ok=False, reason="the check itself crashed")
         finally:
             state.running = False
+        if self._closed:
+            # Its outcome says more about the stop than about the service.
+            log.debug("check_abandoned", check=state.config.name)
+            return
         state.record(outcome, damped=damped)

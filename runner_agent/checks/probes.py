@@ -1,8 +1,11 @@
 """Running one check of each kind, within its timeout, to a pass or a reason.
 
 * http: a GET that must answer the expected status (redirects are not
-  followed: a 301 is a 301).
-* tcp: a connection that must be accepted.
+  followed: a 301 is a 301). Only the status line and headers are read: the
+  body is never waited for, so a service sending it slowly cannot stretch
+  the check, and an answer completed after the timeout counts as a timeout.
+* tcp: a connection that must be accepted. A name is looked up within the
+  timeout too, and the connection gets what is left of it.
 * command: a process that must exit 0. It runs in its own session without
   the agent's keys in its environment, and on timeout its whole process
   group is killed.
@@ -14,11 +17,15 @@ nothing in it can leak through ``errorReason``.
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import socket
 import subprocess
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -52,28 +59,84 @@ def run_check(check: CheckConfig, http: httpx.Client) -> Outcome:
 
 
 def _http(check: CheckConfig, http: httpx.Client) -> str | None:
+    started = time.monotonic()
     try:
-        response = http.get(check.url, timeout=check.timeout)
+        # httpx bounds each read, not the whole exchange: reading a body
+        # sent a byte at a time would run far past the timeout. The status
+        # decides, so the answer is abandoned as soon as it is known.
+        with http.stream("GET", check.url, timeout=check.timeout) as response:
+            status = response.status_code
     except httpx.TimeoutException:
-        return f"timed out after {check.timeout:g}s"
+        return _timed_out(check)
     except httpx.HTTPError as error:
         return os_reason(error)
-    if response.status_code != check.expected_status:
-        return f"HTTP {response.status_code}, expected {check.expected_status}"
+    if time.monotonic() - started > check.timeout:
+        return _timed_out(check)
+    if status != check.expected_status:
+        return f"HTTP {status}, expected {check.expected_status}"
     return None
 
 
 def _tcp(check: CheckConfig) -> str | None:
     assert check.address is not None
+    host, port = check.address
+    deadline = time.monotonic() + check.timeout
     try:
-        with socket.create_connection(check.address, timeout=check.timeout):
-            return None
+        addresses = _resolve(host, port, check.timeout)
     except TimeoutError:
-        return f"timed out after {check.timeout:g}s"
-    except socket.gaierror as error:
-        return f"cannot resolve {check.address[0]}: {os_reason(error)}"
-    except OSError as error:
-        return os_reason(error)
+        return f"cannot resolve {host} within {check.timeout:g}s"
+    except (OSError, UnicodeError) as error:
+        return f"cannot resolve {host}: {os_reason(error)}"
+    failure: OSError | None = None
+    for family, kind, proto, _, address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return _timed_out(check)
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(left)
+                sock.connect(address)
+            return None
+        except TimeoutError:
+            return _timed_out(check)
+        except OSError as error:
+            # The next address (IPv4 after IPv6, say) may still answer.
+            failure = error
+    return os_reason(failure) if failure else f"{host} has no address"
+
+
+def _resolve(host: str, port: int, timeout: float) -> list[Any]:
+    """``getaddrinfo`` for a TCP connection, given up on after ``timeout``.
+
+    The C call has no timeout of its own, so a name is looked up on a
+    helper thread that is left to finish alone if the resolver hangs (it
+    gives up after its own attempts). An IP address needs no lookup.
+    """
+    if _is_ip(host):
+        flags = socket.AI_NUMERICHOST
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
+    answer: Future[list[Any]] = Future()
+
+    def look_up() -> None:
+        try:
+            answer.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:
+            answer.set_exception(error)
+
+    threading.Thread(target=look_up, name="check-lookup", daemon=True).start()
+    return answer.result(timeout)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _timed_out(check: CheckConfig) -> str:
+    return f"timed out after {check.timeout:g}s"
 
 
 def _command(check: CheckConfig) -> str | None:
@@ -92,7 +155,7 @@ def _command(check: CheckConfig) -> str | None:
         output, _ = process.communicate(timeout=check.timeout)
     except subprocess.TimeoutExpired:
         kill_group(process)
-        return f"timed out after {check.timeout:g}s (killed)"
+        return f"{_timed_out(check)} (killed)"
     if process.returncode == 0:
         return None
     lines = [line for line in output.decode(errors="replace").splitlines() if line]

@@ -12,27 +12,44 @@ collector.go``): every container counts unless a label filter narrows them;
   stopped, in GiB;
 * snapshots: the image count of ``/info``.
 
-A refresh is one job with its own deadline; a healthcheck only reads the
-cached :class:`DockerSnapshot`, so a hung daemon never delays one.
+A refresh is one job with its own deadline (``docker.timeout``); a
+healthcheck only reads the cached :class:`DockerSnapshot`, so a hung daemon
+never delays one. The ``docker`` service's health follows the ping alone:
+a Docker that answers is healthy even when the scan of its containers runs
+out of time, and the figures are then the last complete ones, flagged stale
+in the local report. Each container is inspected once, not on every
+refresh (:mod:`runner_agent.collectors.containers`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import structlog
 
+from runner_agent.collectors.containers import (
+    Allocation,
+    ContainerLimits,
+    container_limits,
+    storage_size_bytes,
+)
 from runner_agent.collectors.dockerapi import DockerEngine, NotFound
-from runner_agent.collectors.host import GIB
 from runner_agent.collectors.probe import Probe
 from runner_agent.config import DockerConfig
 from runner_agent.errors import CollectionError
 from runner_agent.reasons import short_reason
+
+__all__ = [
+    "Allocation",
+    "DockerCollector",
+    "DockerSnapshot",
+    "container_limits",
+    "storage_size_bytes",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -40,21 +57,6 @@ State = Literal["unknown", "ok", "absent", "forbidden", "unreachable"]
 SERVICE = "docker"
 # Cached figures older than this many refresh intervals are flagged stale.
 STALE_AFTER_REFRESHES = 3
-_DEFAULT_CPU_PERIOD = 100_000
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """What the counted containers hold."""
-
-    cpu: float = 0.0
-    memory_gib: float = 0.0
-    disk_gib: float = 0.0
-    started: int = 0
-    containers: int = 0
-    vanished: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,27 +69,8 @@ class DockerSnapshot:
     root_dir: str = ""
     error: str = ""
     refreshed_at: float | None = None
-
-
-def storage_size_bytes(text: str) -> int:
-    """A ``StorageOpt`` size such as ``"10G"``, ``"512m"`` or bytes (binary)."""
-    match = _SIZE.match(text.strip())
-    if match is None:
-        return 0
-    unit = _UNITS[(match.group(2) or "").lower()]
-    return int(float(match.group(1)) * 1024**unit)
-
-
-def container_limits(host_config: dict[str, Any]) -> tuple[float, int, float]:
-    """CPUs, memory bytes and disk GiB one container is allowed."""
-    quota = host_config.get("CpuQuota") or 0
-    period = host_config.get("CpuPeriod") or _DEFAULT_CPU_PERIOD
-    nano = host_config.get("NanoCpus") or 0
-    cpus = quota / period if quota > 0 else nano / 1e9 if nano > 0 else 0.0
-    memory = max(int(host_config.get("Memory") or 0), 0)
-    storage = host_config.get("StorageOpt") or {}
-    disk = storage_size_bytes(str(storage.get("size", ""))) / GIB
-    return cpus, memory, disk
+    # Why the figures are older than the last ping (a scan out of time).
+    scan_error: str = ""
 
 
 class DockerCollector:
@@ -97,6 +80,7 @@ class DockerCollector:
         self.config = config
         self.snapshot = DockerSnapshot()
         self.probe: Probe[None] = Probe(SERVICE, None)
+        self._limits = ContainerLimits()
         self._engine: DockerEngine | None = None
         self._pending: DockerConfig | None = None
         self._seen = False
@@ -113,19 +97,10 @@ class DockerCollector:
         if availability != "ok":
             self._unavailable(availability, started)
             return
-        try:
-            snapshot = self._read(self._engine_now())
-        except (CollectionError, LookupError, TypeError, ValueError) as error:
-            # The last three: an answer without the fields the Engine API has.
-            self.snapshot = replace(
-                self.snapshot, state="unreachable", error=short_reason(error)
-            )
-            self.probe.failed(started, error)
-            return
-        self.snapshot = snapshot
-        self._seen = True
-        self._noted.clear()
-        self.probe.succeeded(started)
+        engine = self._engine_now()
+        deadline = time.monotonic() + self.config.timeout
+        if self._answers(engine, started):
+            self._rescan(engine, deadline, started)
 
     def service(self) -> dict[str, Any] | None:
         """The ``docker`` entry of serviceHealth, or None when not reported."""
@@ -151,15 +126,17 @@ class DockerCollector:
             "containers": snapshot.allocation.containers,
             "startedSandboxes": snapshot.allocation.started,
             "vanishedDuringRefresh": snapshot.allocation.vanished,
+            "containersKnown": len(self._limits),
             "rootDir": snapshot.root_dir or None,
             "ageSeconds": None if age is None else round(age, 1),
             "stale": self.stale(now),
             "error": snapshot.error or None,
+            "scanError": snapshot.scan_error or None,
         }
 
     def stale(self, now: float) -> bool:
         snapshot = self.snapshot
-        if snapshot.state == "unreachable":
+        if snapshot.state == "unreachable" or snapshot.scan_error:
             return True
         limit = STALE_AFTER_REFRESHES * self.config.refresh_interval
         return snapshot.refreshed_at is not None and now - snapshot.refreshed_at > limit
@@ -185,6 +162,7 @@ class DockerCollector:
         if config.socket != self.config.socket:
             self._seen = False
             self.snapshot = DockerSnapshot()
+            self._limits.clear()
         self.config = config
 
     def _engine_now(self) -> DockerEngine:
@@ -232,55 +210,66 @@ class DockerCollector:
         else:
             log.info("docker_unavailable", detail=error, hint=hint)
 
-    def _read(self, engine: DockerEngine) -> DockerSnapshot:
-        deadline = time.monotonic() + self.config.timeout
-        engine.ping(self._remaining(deadline))
+    def _answers(self, engine: DockerEngine, started: int) -> bool:
+        """Ping Docker; the ``docker`` service is healthy exactly when it answers."""
+        try:
+            engine.ping(self.config.timeout)
+        except CollectionError as error:
+            self.snapshot = replace(
+                self.snapshot, state="unreachable", error=short_reason(error)
+            )
+            self.probe.failed(started, error)
+            return False
+        self.snapshot = replace(self.snapshot, state="ok", error="")
+        self._seen = True
+        self._noted.clear()
+        return True
+
+    def _rescan(self, engine: DockerEngine, deadline: float, started: int) -> None:
+        try:
+            self.snapshot = self._read(engine, deadline)
+        except (CollectionError, LookupError, TypeError, ValueError) as error:
+            # The last three: an answer without the fields the Engine API has.
+            # Docker did answer its ping: it stays healthy, and the figures
+            # stay the last complete ones, stale until a scan completes.
+            self.snapshot = replace(self.snapshot, scan_error=short_reason(error))
+            self.probe.failed(started, error)
+            return
+        self.probe.succeeded(started)
+
+    def _read(self, engine: DockerEngine, deadline: float) -> DockerSnapshot:
         info = engine.get_json("/info", timeout=self._remaining(deadline))
         listing = engine.get_json(
             "/containers/json", self._list_params(), timeout=self._remaining(deadline)
         )
         if not isinstance(info, dict) or not isinstance(listing, list):
             raise CollectionError("unexpected answer shape", collector=SERVICE)
+
+        def inspect(container_id: str) -> dict[str, Any] | None:
+            path = f"/containers/{container_id}/json"
+            try:
+                answer = engine.get_json(path, timeout=self._remaining(deadline))
+            except NotFound:
+                return None
+            if not isinstance(answer, dict):
+                raise CollectionError(f"{path}: unexpected answer", collector=SERVICE)
+            return answer
+
         return DockerSnapshot(
             state="ok",
-            allocation=self._allocation(engine, listing, deadline),
+            allocation=self._limits.allocation(listing, inspect),
             images=int(info.get("Images") or 0),
             root_dir=str(info.get("DockerRootDir") or ""),
             refreshed_at=time.monotonic(),
         )
 
     def _list_params(self) -> dict[str, str]:
+        # Stopped containers too: their disk counts (Docker lists only the
+        # running ones without all=1).
         params = {"all": "1"}
         if self.config.sandbox_label:
             params["filters"] = json.dumps({"label": [self.config.sandbox_label]})
         return params
-
-    def _allocation(
-        self, engine: DockerEngine, listing: list[Any], deadline: float
-    ) -> Allocation:
-        cpu, memory, disk = 0.0, 0, 0.0
-        started = vanished = 0
-        for entry in listing:
-            path = f"/containers/{entry['Id']}/json"
-            try:
-                inspected = engine.get_json(path, timeout=self._remaining(deadline))
-            except NotFound:
-                vanished += 1
-                continue
-            cpus, memory_bytes, disk_gib = container_limits(
-                inspected.get("HostConfig") or {}
-            )
-            disk += disk_gib
-            if entry.get("State") == "running":
-                cpu, memory, started = cpu + cpus, memory + memory_bytes, started + 1
-        return Allocation(
-            cpu=cpu,
-            memory_gib=memory / GIB,
-            disk_gib=disk,
-            started=started,
-            containers=len(listing) - vanished,
-            vanished=vanished,
-        )
 
     def _remaining(self, deadline: float) -> float:
         left = deadline - time.monotonic()

@@ -67,7 +67,8 @@ def warnings(monitor: HostMonitor, now: float) -> list[str]:
     docker = monitor.docker
     snapshot = docker.snapshot
     if docker.stale(now):
-        found.append(f"Docker figures are stale: {snapshot.error or 'no refresh'}")
+        why = snapshot.error or snapshot.scan_error or "no refresh"
+        found.append(f"Docker figures are stale: {why}")
     elif snapshot.state == "forbidden" or (
         snapshot.state == "absent" and docker.config.required
     ):

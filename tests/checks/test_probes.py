@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import httpx
@@ -59,6 +60,30 @@ def test_http_check_times_out(service, http):
     assert outcome.reason == "timed out after 0.3s"
 
 
+def test_http_check_ends_at_the_status_of_a_body_sent_slowly(slow_server, http):
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"
+    server = slow_server([(0, head)] + [(0.5, b"x")] * 20)
+
+    started = time.monotonic()
+    outcome = run_check(_http(server.url, timeout=1.0), http)
+    took = time.monotonic() - started
+
+    assert outcome.ok, outcome.reason
+    assert took < 1.0
+
+
+def test_http_answer_completed_after_the_timeout_is_a_timeout(slow_server, http):
+    # Each piece comes within the timeout; the whole answer does not.
+    server = slow_server(
+        [(0.4, b"HTTP/1.1 200 OK\r\n"), (0.4, b"Content-Length: 0\r\n\r\n")]
+    )
+
+    outcome = run_check(_http(server.url, timeout=0.6), http)
+
+    assert not outcome.ok
+    assert outcome.reason == "timed out after 0.6s"
+
+
 def test_http_check_fails_when_nothing_listens(closed_port, http):
     host, port = closed_port
 
@@ -92,6 +117,43 @@ def test_tcp_check_fails_on_a_name_that_does_not_resolve(http):
 
     assert not outcome.ok
     assert outcome.reason.startswith("cannot resolve no-such-host.invalid")
+
+
+def test_tcp_check_by_name_tries_each_address(listener, http):
+    # localhost may name ::1 first, where nothing listens: 127.0.0.1 follows.
+    check = CheckConfig(name="redis", kind="tcp", address=("localhost", listener[1]))
+
+    outcome = run_check(check, http)
+
+    assert outcome.ok, outcome.reason
+
+
+def test_tcp_check_gives_up_on_a_name_lookup_that_hangs(http, monkeypatch):
+    # A resolver that hangs cannot be arranged here (the machine's
+    # resolv.conf is not ours to change), so the lookup of this one name is
+    # replaced by one that answers only long after the timeout.
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def hanging(host, *args, **kwargs):
+        if host == "db.internal":
+            released.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    check = CheckConfig(
+        name="db", kind="tcp", address=("db.internal", 5432), timeout=0.3
+    )
+
+    started = time.monotonic()
+    outcome = run_check(check, http)
+    took = time.monotonic() - started
+    released.set()
+
+    assert not outcome.ok
+    assert outcome.reason == "cannot resolve db.internal within 0.3s"
+    assert took < 1.0
 
 
 def test_command_check_passes_on_exit_status_zero(http):

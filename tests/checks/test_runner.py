@@ -188,3 +188,39 @@ def test_reconfigure_keeps_the_state_of_unchanged_checks(runner_for):
 def test_the_dispatch_tick_follows_the_shortest_interval(runner_for):
     assert runner_for().tick_interval() == 1.0
     assert runner_for(_check(interval=0.2, timeout=0.1)).tick_interval() == 0.1
+
+
+def _http_check(url: str, **fields) -> CheckConfig:
+    return CheckConfig(name="web", kind="http", url=url, **fields)
+
+
+def test_http_checks_do_not_go_through_the_environments_proxy(
+    runner_for, service, closed_port, monkeypatch
+):
+    proxy = "http://{}:{}".format(*closed_port)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    runner = runner_for(_http_check(service.url))
+
+    runner.run_all()
+
+    assert runner.service_health() == [{"serviceName": "web", "healthy": True}]
+    assert service.requests == 1
+
+
+def test_a_check_still_running_at_shutdown_logs_nothing_after_it(runner_for, service):
+    service.hang.set()
+    runner = runner_for(_http_check(service.url, timeout=1.0))
+    runner.dispatch()
+    _wait_until(lambda: service.requests == 1)
+    (state,) = runner.states()
+
+    with capture_logs() as logs:
+        runner.close()
+        _wait_until(lambda: not state.running)
+
+    assert [e for e in logs if e["log_level"] in ("warning", "error")] == []
+    assert state.last is None
+    assert state.healthy is None

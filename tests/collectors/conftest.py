@@ -24,7 +24,10 @@ GIB = 1024**3
 class FakeDocker:
     """Enough of the Docker Engine API for the collector, with a hang switch.
 
-    ``containers`` maps an id to ``(state, labels, host_config)``.
+    ``containers`` maps an id to ``(state, labels, host_config)``. As Docker
+    does, the listing holds only running containers unless ``all`` is true.
+    ``inspect_delay`` slows every container inspection, as a busy daemon
+    with many containers does.
     """
 
     socket: str
@@ -37,6 +40,8 @@ class FakeDocker:
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
     requests: list[str] = dataclasses.field(default_factory=list)
     ghosts: list[str] = dataclasses.field(default_factory=list)
+    inspect_delay: float = 0.0
+    created: int = 0
 
     def add(
         self,
@@ -44,9 +49,23 @@ class FakeDocker:
         labels: dict[str, str] | None = None,
         **host_config: Any,
     ) -> str:
-        container_id = f"c{len(self.containers):063d}"
+        # Never an id seen before, as Docker's: a removed one is not reused.
+        container_id = f"c{self.created:063d}"
+        self.created += 1
         self.containers[container_id] = (state, labels or {}, host_config)
         return container_id
+
+    def add_many(self, count: int, state: str = "running", **host_config: Any) -> None:
+        for _ in range(count):
+            self.add(state, **host_config)
+
+    def inspections(self) -> list[str]:
+        """The container ids inspected so far, in order."""
+        return [
+            path.split("/")[2]
+            for path in self.requests
+            if path.startswith("/containers/") and path != "/containers/json"
+        ]
 
     def app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ["PATH_INFO"]
@@ -70,6 +89,8 @@ class FakeDocker:
             return "200 OK", self._listing(query)
         if path.startswith("/containers/") and path.endswith("/json"):
             container_id = path.split("/")[2]
+            if self.inspect_delay:
+                self.release.wait(self.inspect_delay)
             if container_id not in self.containers:
                 return "404 Not Found", {"message": "No such container"}
             state, _, host_config = self.containers[container_id]
@@ -82,13 +103,21 @@ class FakeDocker:
 
     def _listing(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         wanted = json.loads(query.get("filters", ["{}"])[0]).get("label", [])
+        everything = _true(query.get("all", [""])[0])
         listing = []
         for container_id, (state, labels, _) in self.containers.items():
+            if state != "running" and not everything:
+                continue
             if all(_matches(labels, label) for label in wanted):
                 listing.append({"Id": container_id, "State": state, "Labels": labels})
         # Listed, then removed before they could be inspected.
         listing.extend({"Id": ghost, "State": "running"} for ghost in self.ghosts)
         return listing
+
+
+def _true(value: str) -> bool:
+    # How the Engine API reads a boolean query parameter: anything but these.
+    return value.strip().lower() not in ("", "0", "no", "false", "none")
 
 
 def _matches(labels: dict[str, str], wanted: str) -> bool:

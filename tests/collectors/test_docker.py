@@ -172,6 +172,122 @@ def test_a_hung_daemon_is_reported_unhealthy_with_cached_values_flagged_stale(
     assert parsed.service_health[0].additional_properties == {}
 
 
+def test_stopped_containers_are_listed_for_their_disk(fake_docker, monitor_for):
+    fake_docker.add("running", StorageOpt={"size": "10G"})
+    fake_docker.add("exited", StorageOpt={"size": "5G"})
+    fake_docker.add("created", StorageOpt={"size": "1G"})
+    monitor = monitor_for(fake_docker.socket)
+
+    monitor.docker.refresh()
+    metrics = monitor.metrics()
+
+    assert metrics["currentAllocatedDiskGiB"] == 16.0
+    assert metrics["currentStartedSandboxes"] == 1
+    assert monitor.local_report()["docker"]["containers"] == 3
+
+
+def test_a_steady_host_costs_one_listing_per_refresh(fake_docker, monitor_for):
+    fake_docker.add_many(50, NanoCpus=1_000_000_000)
+    monitor = monitor_for(fake_docker.socket)
+    monitor.docker.refresh()
+    first = len(fake_docker.requests)
+
+    monitor.docker.refresh()
+
+    assert len(fake_docker.inspections()) == 50
+    assert fake_docker.requests[first:] == ["/_ping", "/info", "/containers/json"]
+    assert monitor.metrics()["currentAllocatedCpu"] == 50.0
+
+
+def test_only_new_containers_are_inspected_and_removed_ones_forgotten(
+    fake_docker, monitor_for
+):
+    kept = fake_docker.add("running", NanoCpus=1_000_000_000)
+    removed = fake_docker.add("running", NanoCpus=2_000_000_000)
+    monitor = monitor_for(fake_docker.socket)
+    monitor.docker.refresh()
+    del fake_docker.containers[removed]
+    added = fake_docker.add("running", NanoCpus=4_000_000_000)
+
+    monitor.docker.refresh()
+
+    assert fake_docker.inspections() == [kept, removed, added]
+    assert monitor.metrics()["currentAllocatedCpu"] == 5.0
+    assert monitor.local_report()["docker"]["containersKnown"] == 2
+
+
+def test_a_container_that_changed_state_is_inspected_again(fake_docker, monitor_for):
+    # A sandbox stopped, resized and started again: same id, new limits.
+    sandbox = fake_docker.add("exited", Memory=GIB)
+    monitor = monitor_for(fake_docker.socket)
+    monitor.docker.refresh()
+    fake_docker.containers[sandbox] = ("running", {}, {"Memory": 2 * GIB})
+
+    monitor.docker.refresh()
+
+    assert fake_docker.inspections() == [sandbox, sandbox]
+    assert monitor.metrics()["currentAllocatedMemoryGiB"] == 2.0
+
+
+def test_a_scan_out_of_time_keeps_docker_healthy_and_the_figures_stale(
+    fake_docker, monitor_for
+):
+    _sandboxes(fake_docker)
+    monitor = monitor_for(fake_docker.socket, timeout=0.5)
+    monitor.docker.refresh()
+    fake_docker.add_many(30, NanoCpus=1_000_000_000)
+    fake_docker.inspect_delay = 0.05
+
+    monitor.docker.refresh()
+    services = monitor.service_health()
+    cpu = monitor.metrics()["currentAllocatedCpu"]
+    report = monitor.local_report()
+
+    assert services == [{"serviceName": "docker", "healthy": True}]
+    assert cpu == 3.5
+    assert report["docker"]["stale"] is True
+    assert "0.5s" in report["docker"]["scanError"]
+    assert "of 30 containers inspected" in report["docker"]["scanError"]
+    assert any(
+        text.startswith("Docker figures are stale") for text in report["warnings"]
+    )
+
+
+def test_a_scan_out_of_time_carries_on_at_the_next_refresh(fake_docker, monitor_for):
+    fake_docker.add_many(30, NanoCpus=1_000_000_000)
+    fake_docker.inspect_delay = 0.05
+    monitor = monitor_for(fake_docker.socket, timeout=0.5)
+
+    monitor.docker.refresh()
+    refreshes = 1
+    while monitor.docker.stale(time.monotonic()):
+        assert refreshes < 20, "the scan never completed"
+        monitor.docker.refresh()
+        refreshes += 1
+
+    # Each refresh cut short may ask again for the one it was waiting on.
+    assert refreshes > 1
+    assert len(fake_docker.inspections()) < 30 + refreshes
+    assert monitor.metrics()["currentAllocatedCpu"] == 30.0
+    assert monitor.local_report()["docker"]["scanError"] is None
+
+
+def test_a_slow_inspection_is_reported_with_the_configured_timeout(
+    fake_docker, monitor_for
+):
+    fake_docker.add("running", NanoCpus=1_000_000_000)
+    fake_docker.inspect_delay = 5.0
+    monitor = monitor_for(fake_docker.socket, timeout=0.3)
+
+    monitor.docker.refresh()
+
+    assert monitor.local_report()["docker"]["scanError"] == (
+        "Docker did not answer within 0.3s (0 of 1 containers inspected; "
+        "the rest follow on the next refresh)"
+    )
+    assert monitor.service_health() == [{"serviceName": "docker", "healthy": True}]
+
+
 def test_figures_not_refreshed_for_three_intervals_are_flagged_stale(
     fake_docker, monitor_for
 ):

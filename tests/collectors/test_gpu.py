@@ -1,8 +1,9 @@
 """GPU detection through NVML and nvidia-smi, on a host that has no GPU.
 
 There is no GPU here: the nvidia-smi path is exercised with a fake
-``nvidia-smi`` script placed first on PATH, and NVML is made absent by
-hiding the ``pynvml`` module.
+``nvidia-smi`` script placed first on PATH, NVML is made absent by hiding
+the ``pynvml`` module, and NVML finding GPUs is played by a fake ``pynvml``
+module (the real one needs an NVIDIA driver and a device).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+import types
 
 import pytest
 from daytona_api_client.models import RunnerHealthMetrics
@@ -73,6 +75,59 @@ def test_without_the_nvidia_driver_nvml_is_not_even_imported(tmp_path, monkeypat
     assert info.count == 0
     assert "no NVIDIA driver loaded" in info.note
     assert "pynvml" not in sys.modules
+
+
+def _fake_nvml(names: list[bytes | str]) -> types.ModuleType:
+    """A ``pynvml`` with the calls the collector makes, seeing ``names``.
+
+    No NVIDIA GPU exists on this machine, so NVML finding some can only be
+    played: the collector's own code runs unchanged against this module.
+    """
+    nvml = types.ModuleType("pynvml")
+    nvml.calls = []
+
+    class NVMLError(Exception):
+        pass
+
+    def call(name, result=None):
+        def record(*args):
+            nvml.calls.append((name, *args))
+            return result(*args) if callable(result) else result
+
+        return record
+
+    nvml.NVMLError = NVMLError
+    nvml.nvmlInit = call("init")
+    nvml.nvmlShutdown = call("shutdown")
+    nvml.nvmlDeviceGetCount = call("count", len(names))
+    nvml.nvmlDeviceGetHandleByIndex = call("handle", lambda index: f"gpu{index}")
+    nvml.nvmlDeviceGetName = call("name", lambda handle: names[int(handle[3:])])
+    return nvml
+
+
+@pytest.mark.parametrize("name", [b"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"])
+def test_nvml_gives_the_count_and_first_model(name, tmp_path, monkeypatch):
+    nvml = _fake_nvml([name, b"NVIDIA L4"])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setattr(gpu, "NVIDIA_DRIVER", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    info = detect_gpus()
+
+    assert info == GpuInfo(count=2, model="NVIDIA H100 80GB HBM3", source="nvml")
+    assert nvml.calls[0] == ("init",)
+    assert nvml.calls[-1] == ("shutdown",)
+
+
+def test_nvml_with_no_device_reports_no_gpu_and_asks_no_name(tmp_path, monkeypatch):
+    nvml = _fake_nvml([])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setattr(gpu, "NVIDIA_DRIVER", tmp_path)
+
+    info = detect_gpus()
+
+    assert info == GpuInfo(count=0, model="", source="nvml")
+    assert [call[0] for call in nvml.calls] == ["init", "count", "shutdown"]
 
 
 def test_nvidia_smi_lines_give_the_count_and_first_model(no_nvml, fake_smi):

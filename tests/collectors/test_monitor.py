@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 
 import pytest
 from daytona_api_client.models import (
@@ -175,3 +176,37 @@ def test_reconfigure_takes_new_checks_and_window(monitor):
     assert monitor.cpu.window == 5
     assert monitor.service_health() == [{"serviceName": "true", "healthy": True}]
     assert RunnerServiceHealth.from_dict(monitor.service_health()[0]).healthy
+
+
+def test_the_one_shot_cpu_sample_spans_a_second_before_any_check_runs(
+    short_dir, tmp_path, monkeypatch
+):
+    started_file = tmp_path / "check-started"
+    check = CheckConfig(
+        name="mark",
+        kind="command",
+        command=("sh", "-c", f"date +%s.%N > {started_file}"),
+    )
+    config = Config(
+        docker=dataclasses.replace(Config().docker, socket=str(short_dir / "no.sock")),
+        checks=(check,),
+    )
+    monitor = HostMonitor(config)
+    created = time.time()
+    sampled = []
+    sample = monitor.cpu.sample
+
+    def noted_sample():
+        # Still the real sample; only the moment it is taken is noted.
+        sampled.append(time.time())
+        sample()
+
+    monkeypatch.setattr(monitor.cpu, "sample", noted_sample)
+
+    monitor.collect_once()
+    monitor.close()
+
+    assert len(sampled) == 1
+    assert sampled[0] - created >= 0.9
+    assert float(started_file.read_text()) >= sampled[0]
+    assert monitor.cpu.count == 1
