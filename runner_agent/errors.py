@@ -216,6 +216,12 @@ class RateLimitedError(ApiError):
         )
         self.retry_after = retry_after
 
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.retry_after is None:
+            return text
+        return f"{text} (retry after {self.retry_after:.0f}s)"
+
 
 class ServerError(ApiError):
     """5xx: the control plane failed to handle the request."""

@@ -245,6 +245,7 @@ def test_rate_limiting_carries_retry_after(client, emulator):
         client.list_runners()
 
     assert caught.value.retry_after == 7.0
+    assert str(caught.value).endswith("(retry after 7s)")
 
 
 def test_server_errors_and_timeouts_are_told_apart(emulator):

@@ -29,7 +29,7 @@ from runner_agent.config.model import (
     RunnerConfig,
     WatchConfig,
 )
-from runner_agent.config.values import fit_timeout, is_loopback
+from runner_agent.config.values import fit_timeout, is_loopback, key_value
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.errors import ConfigError
 
@@ -58,8 +58,8 @@ def load_config(
     """
     env = {k: v for k, v in (os.environ if env is None else env).items() if v}
     flags = flags or {}
-    config_path, required = _config_path(path, env)
-    file_values = _read_file(config_path, required) if config_path else {}
+    config_path, named_by = _config_path(path, env)
+    file_values = _read_file(config_path, named_by) if config_path else {}
     file_origin = Origin("file", str(config_path))
 
     values: dict[str, Any] = {}
@@ -84,23 +84,29 @@ def load_config(
 
 def _config_path(
     path: str | Path | None, env: Mapping[str, str]
-) -> tuple[Path | None, bool]:
+) -> tuple[Path | None, str]:
+    """The file to read, and who named it ("" for the default path)."""
     if path:
-        return Path(path), True
+        return Path(path), "--config"
     if CONFIG_ENV in env:
-        return Path(env[CONFIG_ENV]), True
-    return DEFAULT_CONFIG_PATH, False
+        return Path(env[CONFIG_ENV]), CONFIG_ENV
+    return DEFAULT_CONFIG_PATH, ""
 
 
-def _read_file(path: Path, required: bool) -> dict[str, Any]:
-    """Read and flatten the TOML file to dotted keys."""
+def _read_file(path: Path, named_by: str) -> dict[str, Any]:
+    """Read and flatten the TOML file to dotted keys.
+
+    A missing default file is no error; one named by ``--config`` or the
+    environment is.
+    """
     origin = str(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        if required:
+        if named_by:
             raise ConfigError(
-                "the configuration file does not exist", origin=origin
+                f"the configuration file does not exist (named by {named_by})",
+                origin=origin,
             ) from None
         return {}
     except OSError as error:
@@ -228,7 +234,15 @@ def _resolve_secret(
 def _inline_secret(key: str, raw: Any, origin: Origin) -> Secret:
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError("must be a non-empty string", key=key, origin=str(origin))
-    return Secret(raw.strip())
+    return _key(key, raw, origin)
+
+
+def _key(key: str, raw: str, origin: Origin) -> Secret:
+    """A key checked before it can reach a header (or an error quoting one)."""
+    try:
+        return Secret(key_value(raw))
+    except ValueError as error:
+        raise ConfigError(str(error), key=key, origin=str(origin)) from None
 
 
 def _secret_from_file(key: str, raw: Any, origin: Origin) -> Secret:
@@ -244,7 +258,7 @@ def _secret_from_file(key: str, raw: Any, origin: Origin) -> Secret:
         ) from None
     if not value:
         raise ConfigError(f"{path} is empty", key=key, origin=str(origin))
-    return Secret(value)
+    return _key(key, value, Origin(origin.kind, f"{origin.where} -> {path}"))
 
 
 def _credential(secret: schema.SecretSetting) -> tuple[Secret | None, Origin]:
@@ -262,6 +276,23 @@ def _credential(secret: schema.SecretSetting) -> tuple[Secret | None, Origin]:
 def _check_consistency(values: dict[str, Any], origins: Mapping[str, Origin]) -> None:
     _fit_timeout(values, origins, "healthcheck.timeout", "healthcheck.interval")
     _fit_timeout(values, origins, "docker.timeout", "docker.refresh_interval")
+    if values["ca_bundle"]:
+        _check_ca_bundle(values["ca_bundle"], origins["ca_bundle"])
+
+
+def _check_ca_bundle(path: str, origin: Origin) -> None:
+    """Load the bundle now, so a bad one is refused at start with its origin."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(
+            f"cannot load the CA bundle {path}: {reason}",
+            key="ca_bundle",
+            origin=str(origin),
+        ) from None
 
 
 def _fit_timeout(

@@ -56,9 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("organization_id", values.text, "", "DAYTONA_ORGANIZATION_ID"),
     Setting(
-        "state_dir", values.text, "/var/lib/runner-agent", "RUNNER_AGENT_STATE_DIR"
+        "state_dir",
+        values.absolute_path,
+        "/var/lib/runner-agent",
+        "RUNNER_AGENT_STATE_DIR",
     ),
-    Setting("ca_bundle", values.text, "", "RUNNER_AGENT_CA_BUNDLE"),
+    Setting("ca_bundle", values.optional_absolute_path, "", "RUNNER_AGENT_CA_BUNDLE"),
     Setting(
         "log_level", values.choice(*values.LOG_LEVELS), "info", "RUNNER_AGENT_LOG_LEVEL"
     ),

@@ -42,6 +42,36 @@ def duration(raw: Any) -> float:
     return seconds
 
 
+def absolute_path(raw: Any) -> str:
+    """A path that does not depend on the directory the agent starts in."""
+    value = text(raw)
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path")
+    return value
+
+
+def optional_absolute_path(raw: Any) -> str:
+    """An absolute path, or empty."""
+    value = text(raw)
+    return absolute_path(value) if value else ""
+
+
+def key_value(raw: str) -> str:
+    """A key as it goes into an HTTP header: one word of printable ASCII.
+
+    The message never quotes the value: it is a secret.
+    """
+    value = raw.strip()
+    if not value:
+        raise ValueError("is empty")
+    if any(not "!" <= char <= "~" for char in value):
+        raise ValueError(
+            "is not one word of printable ASCII (a key file must hold the key "
+            "alone, on one line)"
+        )
+    return value
+
+
 def fit_timeout(
     timeout: float, interval: float, *, configured: bool, interval_name: str
 ) -> float:

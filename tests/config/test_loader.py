@@ -229,3 +229,53 @@ def test_the_environment_of_this_process_is_the_default(monkeypatch):
     monkeypatch.setitem(os.environ, "DAYTONA_ORGANIZATION_ID", "org-1")
 
     assert load_config(None).organization_id == "org-1"
+
+
+def test_a_key_file_of_more_than_one_line_is_refused_without_quoting_it(tmp_path):
+    key_file = write(tmp_path / "key", "dtn_first_line_secret\r\nsecond\n")
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, env={"DAYTONA_API_KEY_FILE": str(key_file)})
+
+    assert refused.value.exit_code == 78
+    assert "DAYTONA_API_KEY_FILE" in str(refused.value)
+    assert "dtn_first_line_secret" not in str(refused.value)
+
+
+def test_a_key_with_characters_a_header_cannot_carry_is_refused():
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, env={"DAYTONA_RUNNER_TOKEN": "dtn_sécret_value"})
+
+    assert "DAYTONA_RUNNER_TOKEN" in str(refused.value)
+    assert "sécret" not in str(refused.value)
+
+
+def test_a_relative_state_dir_is_refused():
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, env={"RUNNER_AGENT_STATE_DIR": "state"})
+
+    assert "absolute" in str(refused.value)
+    assert "RUNNER_AGENT_STATE_DIR" in str(refused.value)
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_a_ca_bundle_that_cannot_be_loaded_is_refused_at_start(tmp_path, content):
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, env={"RUNNER_AGENT_CA_BUNDLE": str(bundle)})
+
+    assert "cannot load the CA bundle" in str(refused.value)
+    assert "env RUNNER_AGENT_CA_BUNDLE" in str(refused.value)
+
+
+def test_a_missing_file_says_who_named_it(tmp_path):
+    missing = tmp_path / "nowhere.toml"
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, env={"RUNNER_AGENT_CONFIG": str(missing)})
+
+    assert "RUNNER_AGENT_CONFIG" in str(refused.value)
+    assert str(missing) in str(refused.value)
