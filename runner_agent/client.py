@@ -47,6 +47,23 @@ _KEY_SOURCES: Final[dict[Role, str]] = {
     "proxy": "set DAYTONA_PROXY_API_KEY or proxy_api_key_file in the configuration",
 }
 
+# Where each role's key comes from, named when the control plane refuses it.
+_KEY_ORIGINS: Final[dict[Role, str]] = {
+    "organization": "DAYTONA_API_KEY or api_key_file",
+    "runner": "the identity in the state directory or DAYTONA_RUNNER_TOKEN",
+    "proxy": "DAYTONA_PROXY_API_KEY or proxy_api_key_file",
+}
+
+# The organization key's permission each of its operations needs.
+_PERMISSIONS: Final = {
+    "create runner": "write runners",
+    "list runners": "read runners",
+    "runner by id": "read runners",
+    "delete runner": "delete runners",
+    "scheduling": "write runners",
+    "draining": "write runners",
+}
+
 # The paths a daemon asks for on every beat and every watch.
 _FIXED_PATHS: Final = frozenset({"/runners/healthcheck", "/runners/me"})
 
@@ -259,7 +276,7 @@ class RunnersClient:
         )
         if response.is_success:
             return _decode(response, context)
-        raise _status_error(response, context)
+        raise _status_error(response, context, role)
 
     def _auth_headers(self, role: Role, operation: str) -> dict[str, str]:
         key = self.credentials.for_role(role)
@@ -314,6 +331,9 @@ def _segment(value: str) -> str:
 
 
 def _transport_reason(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.LocalProtocolError):
+        # Its text quotes the offending header, which may be a key.
+        return "the request could not be sent as HTTP (a header value is invalid)"
     reason = str(error) or type(error).__name__
     if "CERTIFICATE_VERIFY_FAILED" in reason or isinstance(
         error.__cause__, ssl.SSLError
@@ -333,9 +353,13 @@ def _decode(response: httpx.Response, context: _Where) -> Any:
         ) from None
 
 
-def _status_error(response: httpx.Response, context: _Where) -> errors.ApiError:
+def _status_error(
+    response: httpx.Response, context: _Where, role: Role
+) -> errors.ApiError:
     status = response.status_code
     message = _server_message(response)
+    if status in (401, 403):
+        message = f"{message}: {_refusal(role, status, context['operation'])}"
     if status == 429:
         return errors.RateLimitedError(
             message,
@@ -353,6 +377,16 @@ def _status_error(response: httpx.Response, context: _Where) -> errors.ApiError:
         )
     kind = _STATUS_ERRORS.get(status, errors.BadRequestError)
     return kind(message, status=status, **context)
+
+
+def _refusal(role: Role, status: int, operation: str) -> str:
+    """Which key was refused, and where that key comes from."""
+    where = f"check {_KEY_ORIGINS[role]}"
+    if status == 401:
+        return f"the {role} key was refused; {where}"
+    needed = _PERMISSIONS.get(operation)
+    lacks = f"the permission to {needed}" if needed else f"the right to {operation}"
+    return f"the {role} key lacks {lacks}; {where}"
 
 
 def _route_missing(response: httpx.Response, message: str) -> bool:

@@ -20,6 +20,7 @@ from runner_agent.cli import (
     doctor,
     emulator_cmd,
     fleet,
+    fleet_watch,
     lifecycle_cmds,
     mcp_cmd,
     metrics_cmd,
@@ -29,7 +30,8 @@ from runner_agent.cli import (
 
 app = typer.Typer(
     name="runner-agent",
-    help="Health, metrics and lifecycle agent of a self-hosted Daytona runner.",
+    help="Health, metrics and lifecycle agent of a self-hosted Daytona runner.\n\n"
+    "Example: runner-agent register --region-id 0b9e... && runner-agent status",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -49,6 +51,8 @@ app.command("mcp")(mcp_cmd.mcp)
 app.command("emulator")(emulator_cmd.emulator)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(config_cmds.app, name="config")
+# The watch lives in a module of its own, which builds on the fleet's views.
+fleet.app.command("watch")(fleet_watch.watch)
 app.add_typer(fleet.app, name="runners")
 app.command("doctor")(doctor.doctor)
 
@@ -69,7 +73,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", 130)
     except TyperException as error:
         # typer carries its own copy of click: usage errors arrive as these.
-        _fail(_usage_line(error), getattr(error, "exit_code", EXIT_USAGE), prefix="")
+        code = getattr(error, "exit_code", EXIT_USAGE)
+        line = _usage_line(error)
+        if line is None:
+            sys.exit(code)
+        _fail(line, code, prefix="")
     except Exception:  # noqa: BLE001 - the one boundary; the traceback is kept
         # A bug: the traceback is what a report needs, but it may quote a key.
         from runner_agent.credentials import redact
@@ -79,10 +87,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _usage_line(error: Exception) -> str:
-    """One line: what was wrong with the command line, and where to look."""
+def _usage_line(error: Exception) -> str | None:
+    """One line: what was wrong with the command line, and where to look.
+
+    None when there is nothing to add: a group given no command has printed
+    its help already, and its error carries no message of its own.
+    """
     format_message = getattr(error, "format_message", None)
     message = format_message() if callable(format_message) else str(error)
+    if not message.strip():
+        return None
     context = getattr(error, "ctx", None)
     command = getattr(context, "command_path", "") or "runner-agent"
     return f"{command}: {message} (see {command} --help)"

@@ -65,6 +65,54 @@ ShowSecrets = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
+# The [runner] keys, as register takes them.
+RegionIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region-id", help="Region to create the runner in.", show_default=False
+    ),
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="Runner name (default: the host name).", show_default=False
+    ),
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag", help="A tag for the runner (repeatable).", show_default=False
+    ),
+]
+SandboxClassOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sandbox-class", help="container, linux-vm or windows.", show_default=False
+    ),
+]
+DomainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--domain", help="Domain reported in healthchecks.", show_default=False
+    ),
+]
+RunnerApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--runner-api-url",
+        help="The runner's API URL, reported in healthchecks.",
+        show_default=False,
+    ),
+]
+ProxyUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy-url",
+        help="The runner's proxy URL, reported in healthchecks.",
+        show_default=False,
+    ),
+]
+
 
 def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
     """Configuration overrides from flags that were given (not None).
@@ -80,6 +128,20 @@ def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
         for key, (flag, value) in values.items()
         if value is not None and value != ()
     }
+
+
+def duration_option(flag: str, value: str) -> float:
+    """Seconds from a duration flag (``5``, ``500ms``, ``2s``, ``1m``).
+
+    A bad value is a usage error naming the flag.
+    """
+    from runner_agent.config.values import duration
+    from runner_agent.errors import UsageError
+
+    try:
+        return duration(value)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
 
 
 def load(

@@ -1,36 +1,171 @@
-"""``runner-agent config check`` and ``config show``."""
+"""``runner-agent config check`` and ``config show``.
+
+Both take the flags the other commands take, so they answer for a given
+command line: ``config show --api-url URL`` names ``flag --api-url`` as
+where ``api_url`` came from, and ``config check`` with a service's flags
+validates exactly what that service would run with.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from runner_agent.cli.common import ConfigPath, Json, echo, load, print_json, table
+from runner_agent.cli.common import (
+    ApiUrl,
+    ConfigPath,
+    DomainOption,
+    Json,
+    LogLevel,
+    NameOption,
+    ProxyUrlOption,
+    RegionIdOption,
+    RunnerApiUrlOption,
+    SandboxClassOption,
+    StateDirOption,
+    TagOption,
+    echo,
+    flags,
+    load,
+    print_json,
+    table,
+)
+
+if TYPE_CHECKING:
+    from runner_agent.config import Config, FlagValue
 
 app = typer.Typer(
-    help="Validate or print the effective configuration.", no_args_is_help=True
+    help="Validate or print the effective configuration.\n\n"
+    "Example: runner-agent config show --api-url https://daytona.example/api",
+    no_args_is_help=True,
 )
 
 
+def _overrides(
+    *,
+    api_url: str | None,
+    state_dir: Path | None,
+    region_id: str | None,
+    name: str | None,
+    tag: list[str] | None,
+    sandbox_class: str | None,
+    domain: str | None,
+    runner_api_url: str | None,
+    proxy_url: str | None,
+) -> dict[str, FlagValue]:
+    """The configuration flags given, with the flag each came from."""
+    return flags(
+        api_url=("--api-url", api_url),
+        state_dir=("--state-dir", state_dir),
+        runner__region_id=("--region-id", region_id),
+        runner__name=("--name", name),
+        runner__tags=("--tag", list(tag) if tag else None),
+        runner__sandbox_class=("--sandbox-class", sandbox_class),
+        runner__domain=("--domain", domain),
+        runner__api_url=("--runner-api-url", runner_api_url),
+        runner__proxy_url=("--proxy-url", proxy_url),
+    )
+
+
 @app.command("check")
-def check(config_path: ConfigPath = None) -> None:
+def check(
+    config_path: ConfigPath = None,
+    api_url: ApiUrl = None,
+    state_dir: StateDirOption = None,
+    log_level: LogLevel = None,
+    region_id: RegionIdOption = None,
+    name: NameOption = None,
+    tag: TagOption = None,
+    sandbox_class: SandboxClassOption = None,
+    domain: DomainOption = None,
+    runner_api_url: RunnerApiUrlOption = None,
+    proxy_url: ProxyUrlOption = None,
+    json_output: Json = False,
+) -> None:
     """Validate the configuration; exit 78 with the reason when it is bad.
+
+    With --json it prints {"ok": true, ...} or {"ok": false, "error": ...};
+    the exit code is the same either way.
 
     Example: runner-agent config check --config /etc/runner-agent/config.toml
     """
-    config = load(config_path)
-    where = str(config.path) if config.path else "no file, defaults and environment"
-    echo(f"configuration is valid ({where})")
+    from runner_agent.errors import ConfigError
+
+    overrides = _overrides(
+        api_url=api_url,
+        state_dir=state_dir,
+        region_id=region_id,
+        name=name,
+        tag=tag,
+        sandbox_class=sandbox_class,
+        domain=domain,
+        runner_api_url=runner_api_url,
+        proxy_url=proxy_url,
+    )
+    try:
+        config = load(config_path, overrides, log_level=log_level)
+    except ConfigError as error:
+        if json_output:
+            print_json(_refusal(error))
+        raise
+
+    if json_output:
+        print_json({"ok": True, "file": _file(config)})
+    else:
+        where = _file(config) or "no file, defaults and environment"
+        echo(f"configuration is valid ({where})")
+
+
+def _refusal(error: Exception) -> dict[str, Any]:
+    """A refused configuration as a JSON document: the reason and its key."""
+    return {
+        "ok": False,
+        "error": str(error),
+        "key": getattr(error, "key", "") or None,
+        "origin": getattr(error, "origin", "") or None,
+        "exitCode": getattr(error, "exit_code", 1),
+    }
+
+
+def _file(config: Config) -> str | None:
+    return str(config.path) if config.path else None
 
 
 @app.command("show")
-def show(config_path: ConfigPath = None, json_output: Json = False) -> None:
+def show(
+    config_path: ConfigPath = None,
+    api_url: ApiUrl = None,
+    state_dir: StateDirOption = None,
+    log_level: LogLevel = None,
+    region_id: RegionIdOption = None,
+    name: NameOption = None,
+    tag: TagOption = None,
+    sandbox_class: SandboxClassOption = None,
+    domain: DomainOption = None,
+    runner_api_url: RunnerApiUrlOption = None,
+    proxy_url: ProxyUrlOption = None,
+    json_output: Json = False,
+) -> None:
     """Print every effective value and where it came from; keys masked.
 
-    Example: runner-agent config show --json
+    The source is "default", the file's path, "env NAME" or "flag --name".
+
+    Example: runner-agent config show --region-id 0b9e... --json
     """
-    config = load(config_path)
+    overrides = _overrides(
+        api_url=api_url,
+        state_dir=state_dir,
+        region_id=region_id,
+        name=name,
+        tag=tag,
+        sandbox_class=sandbox_class,
+        domain=domain,
+        runner_api_url=runner_api_url,
+        proxy_url=proxy_url,
+    )
+    config = load(config_path, overrides, log_level=log_level)
 
     from runner_agent.config.inspect import effective_values
 
@@ -38,7 +173,7 @@ def show(config_path: ConfigPath = None, json_output: Json = False) -> None:
     if json_output:
         print_json(
             {
-                "file": str(config.path) if config.path else None,
+                "file": _file(config),
                 "values": {
                     key: {"value": value, "origin": origin}
                     for key, value, origin in values

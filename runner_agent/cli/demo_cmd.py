@@ -21,7 +21,9 @@ def demo(
     """Run the agent live against a local control plane; Ctrl-C stops it.
 
     Needs no configuration, no root and no network beyond loopback; nothing
-    is left behind. Example: runner-agent demo
+    is left behind.
+
+    Example: runner-agent demo --interval 1s
     """
     from runner_agent.config import values
     from runner_agent.demo import run_demo

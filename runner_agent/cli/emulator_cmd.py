@@ -76,7 +76,12 @@ def emulator(
         typer.Option("--json", help="Print one JSON line with the facts, then serve."),
     ] = False,
 ) -> None:
-    """Serve a local, stateful emulator of the Daytona runners API."""
+    """Serve a local, stateful emulator of the Daytona runners API.
+
+    It prints its URL and its throwaway keys, then serves until Ctrl-C.
+
+    Example: runner-agent emulator --port 3986 --check-interval 1s --json
+    """
     from runner_agent.config.values import duration
     from runner_agent.emulator import EmulatorSettings, serve
 

@@ -2,18 +2,15 @@
 
 Tables for people, ``--json`` for scripts. Keys are masked unless
 ``--show-secrets``. ``list``, ``get``, ``delete``, ``scheduling``,
-``draining`` and ``watch`` use the organization key; ``full``,
-``by-sandbox`` and ``by-snapshot-ref`` use the proxy key
-(``DAYTONA_PROXY_API_KEY``). ``scheduling`` and ``draining`` on this
-host's own runner also keep the agent's intent record, as ``cordon`` and
-``drain`` do.
+``draining`` and ``watch`` (:mod:`runner_agent.cli.fleet_watch`) use the
+organization key; ``full``, ``by-sandbox`` and ``by-snapshot-ref`` use
+the proxy key (``DAYTONA_PROXY_API_KEY``). ``scheduling`` and
+``draining`` on this host's own runner also keep the agent's intent
+record, as ``cordon`` and ``drain`` do.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +41,8 @@ if TYPE_CHECKING:
     from runner_agent.models import Runner, RunnerFull
 
 app = typer.Typer(
-    help="The runners admin API: list, inspect, cordon, drain, delete any runner.",
+    help="The runners admin API: list, inspect, cordon, drain, delete any runner.\n\n"
+    "Example: runner-agent runners list --region-id 0b9e...",
     no_args_is_help=True,
 )
 
@@ -184,7 +182,7 @@ def _context(
     return AgentContext(config)
 
 
-def _client(
+def fleet_client(
     config_path: Path | None, api_url: str | None, log_level: str | None
 ) -> RunnersClient:
     return _context(config_path, api_url, log_level).client
@@ -224,7 +222,7 @@ def list_runners(
 
     Example: runner-agent runners list --region-id 0b9e... --json
     """
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         runners = client.list_runners(region_id)
         now = server_now(client)
 
@@ -248,7 +246,7 @@ def get(
 
     Example: runner-agent runners get 3f1c2a9e-... --json
     """
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         runner = client.get_runner(_runner_id(runner_id))
         now = server_now(client)
 
@@ -271,7 +269,7 @@ def full(
 
     Example: DAYTONA_PROXY_API_KEY=... runner-agent runners full 3f1c2a9e-...
     """
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         runner = client.get_runner_full(_runner_id(runner_id))
         now = server_now(client)
 
@@ -291,7 +289,7 @@ def by_sandbox(
 
     Example: runner-agent runners by-sandbox 7d0e4c1b-... --json
     """
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         runner = client.get_by_sandbox(sandbox_id)
         now = server_now(client)
 
@@ -310,7 +308,7 @@ def by_snapshot_ref(
 
     Example: runner-agent runners by-snapshot-ref registry.example/base:1.2
     """
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         found = client.get_by_snapshot_ref(ref)
 
     if json_output:
@@ -345,7 +343,7 @@ def delete(
 
     runner_id = _runner_id(runner_id)
     refuse_without_terminal(f"Delete runner {runner_id} for good?", yes=yes)
-    with _client(config_path, api_url, log_level) as client:
+    with fleet_client(config_path, api_url, log_level) as client:
         runner = client.get_runner(runner_id)
         confirm(f"Delete runner {runner.name} ({runner.id}) for good?", yes=yes)
         try:
@@ -437,109 +435,3 @@ def draining(
     else:
         done = "draining" if on else "no longer draining"
         echo(f"Runner {runner.name} ({runner.id}) is {done} (state {runner.state}).")
-
-
-@app.command("watch")
-def watch(
-    config_path: ConfigPath = None,
-    api_url: ApiUrl = None,
-    log_level: LogLevel = None,
-    region_id: RegionId = None,
-    interval: Annotated[
-        float,
-        typer.Option(help="Seconds between refreshes.", min=0.1),
-    ] = 5.0,
-    count: Annotated[
-        int | None,
-        typer.Option(help="Stop after this many refreshes.", min=1, show_default=False),
-    ] = None,
-    json_output: Json = False,
-) -> None:
-    """Watch the fleet: a table refreshed every few seconds until Ctrl-C.
-
-    On a terminal the table is redrawn in place; otherwise a new table is
-    printed on each refresh (with --json, one JSON document a line).
-
-    Example: runner-agent runners watch --interval 2
-    """
-    with _client(config_path, api_url, log_level) as client:
-        view = _FleetWatch(client, region_id, interval, json_output=json_output)
-        view.run(count)
-
-
-class _FleetWatch:
-    """The fleet on a timer: redrawn in place on a terminal, appended elsewhere.
-
-    A refresh that fails is shown, and the watch goes on.
-    """
-
-    def __init__(
-        self,
-        client: RunnersClient,
-        region_id: str | None,
-        interval: float,
-        *,
-        json_output: bool,
-    ) -> None:
-        self.client = client
-        self.region_id = region_id
-        self.interval = interval
-        self.json_output = json_output
-        self.redraw = sys.stdout.isatty() and not json_output
-        self.last_table = ""
-
-    def run(self, count: int | None) -> None:
-        done = 0
-        try:
-            while count is None or done < count:
-                if done:
-                    time.sleep(self.interval)
-                self.refresh()
-                done += 1
-        except KeyboardInterrupt:
-            # Ctrl-C is how a watch ends: not an error.
-            if self.redraw:
-                sys.stdout.write("\n")
-
-    def refresh(self) -> None:
-        from runner_agent.errors import RateLimitedError, ServerError, TransportError
-
-        at = datetime.now(UTC)
-        try:
-            runners = self.client.list_runners(self.region_id)
-        except (TransportError, ServerError, RateLimitedError) as error:
-            self._show_failure(at, str(error))
-            return
-        if self.json_output:
-            self._line({"at": _iso(at), "runners": [r.to_json() for r in runners]})
-            return
-        self.last_table = fleet_table(runners, server_now(self.client))
-        count = f"{len(runners)} runner{'' if len(runners) == 1 else 's'}"
-        self._screen(f"{count} at {_clock(at)}, every {self.interval:g}s")
-
-    def _show_failure(self, at: datetime, reason: str) -> None:
-        if self.json_output:
-            self._line({"at": _iso(at), "error": reason})
-        else:
-            self._screen(f"refresh failed at {_clock(at)}: {reason}")
-
-    def _screen(self, header: str) -> None:
-        if self.redraw:
-            # Home the cursor and clear the screen, then draw.
-            text = f"\x1b[H\x1b[2J{header} (Ctrl-C to stop)\n{self.last_table}\n"
-        else:
-            text = f"{header}\n{self.last_table}\n\n"
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    def _line(self, document: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(document, default=str) + "\n")
-        sys.stdout.flush()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _clock(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M:%S")

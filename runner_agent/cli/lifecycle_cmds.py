@@ -12,6 +12,7 @@ import contextlib
 import math
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -25,10 +26,12 @@ from runner_agent.cli.common import (
     StateDirOption,
     Yes,
     confirm,
+    duration_option,
     echo,
     print_json,
 )
-from runner_agent.cli.this_runner import this_runner_config
+from runner_agent.cli.fleet import age, seconds_since, server_now
+from runner_agent.cli.this_runner import runner_gone_on_404, this_runner_config
 
 if TYPE_CHECKING:
     from runner_agent.client import RunnersClient
@@ -51,6 +54,9 @@ Change = Callable[["RunnersClient", "StateDir", str], "Runner"]
 
 # A line for a log or a pipe at least this often while nothing changes.
 QUIET_PROGRESS_EVERY = 30.0
+# The control plane marks a runner unresponsive after 60 s without a
+# healthcheck: a sandbox count older than that says nothing about now.
+FRESH_HEALTHCHECK_LIMIT = 60.0
 
 
 class Follow:
@@ -58,13 +64,24 @@ class Follow:
 
     On a terminal one line is redrawn in place; elsewhere (a pipe, a log) a
     line is written when the state or the sandbox count changes, and every
-    30 seconds otherwise.
+    30 seconds otherwise. The sandbox count comes from the runner's last
+    healthcheck, so it is shown as unknown when that is older than
+    ``fresh_for`` seconds by the clock ``now``.
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+        fresh_for: float = FRESH_HEALTHCHECK_LIMIT,
+    ) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
+        self.now = now or (lambda: datetime.now(UTC))
+        self.fresh_for = fresh_for
         self._seen: tuple[str, float | None] | None = None
         self._written_at = -math.inf
         self._open_line = False
@@ -93,19 +110,24 @@ class Follow:
         self.stream.flush()
 
     def __call__(self, runner: Runner, elapsed: float) -> None:
+        checked = seconds_since(runner.last_checked, self.now())
+        fresh = checked is not None and checked <= self.fresh_for
         line = (
-            f"{self.label}: {runner.state}, {started_sandboxes(runner)}, "
+            f"{self.label}: {runner.state}, "
+            f"{started_sandboxes(runner, checked, fresh=fresh)}, "
             f"{elapsed:.0f}s elapsed"
         )
         if self.tty:
             self.stream.write(f"\r\x1b[K{line}")
             self._open_line = True
-        elif self._worth_a_line(runner, elapsed):
+        elif self._worth_a_line(runner.state, runner.started_sandboxes, fresh, elapsed):
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def _worth_a_line(self, runner: Runner, elapsed: float) -> bool:
-        seen = (runner.state, runner.started_sandboxes)
+    def _worth_a_line(
+        self, state: str, count: float | None, fresh: bool, elapsed: float
+    ) -> bool:
+        seen = (state, count if fresh else None)
         if seen == self._seen and elapsed - self._written_at < QUIET_PROGRESS_EVERY:
             return False
         self._seen = seen
@@ -113,25 +135,47 @@ class Follow:
         return True
 
 
-def started_sandboxes(runner: Runner) -> str:
-    """The started sandboxes of the runner's last healthcheck, in words."""
+def started_sandboxes(runner: Runner, checked: float | None, *, fresh: bool) -> str:
+    """The started sandboxes of the runner's last healthcheck, in words.
+
+    ``checked`` is the age of that healthcheck in seconds (None when there
+    was none or its time is unreadable). A runner that never checked in, or
+    stopped, reports 0 or an old count while it may hold sandboxes: that
+    count is not shown.
+    """
+    if not runner.last_checked:
+        return "sandboxes unknown (no healthcheck yet)"
+    if not fresh:
+        last = f", last {age(checked)} ago" if checked is not None else ""
+        return f"sandboxes unknown (no recent healthcheck{last})"
     count = runner.started_sandboxes
     if count is None:
         return "started sandboxes unknown"
     return f"{count:g} started sandbox{'' if count == 1 else 'es'}"
 
 
+def fresh_for(config: Config) -> float:
+    """How old a healthcheck may be for its sandbox count to still count.
+
+    Three of this agent's beats, so a late beat or two do not hide the
+    count, and never more than the control plane's own 60 s.
+    """
+    return min(3 * config.healthcheck.interval, FRESH_HEALTHCHECK_LIMIT)
+
+
+def follow(label: str, context: AgentContext) -> Follow:
+    """A :class:`Follow` that ages healthchecks by the control plane's clock."""
+    client = context.client
+    return Follow(
+        label, now=lambda: server_now(client), fresh_for=fresh_for(context.config)
+    )
+
+
 def wait_seconds(value: str | None, default: float) -> float:
     """A ``--timeout`` value in seconds; a bad one is a usage error."""
-    from runner_agent.config.values import duration
-    from runner_agent.errors import UsageError
-
     if value is None:
         return default
-    try:
-        return duration(value)
-    except ValueError as error:
-        raise UsageError(f"--timeout: {error}") from None
+    return duration_option("--timeout", value)
 
 
 def need_organization_key(config: Config, command: str) -> None:
@@ -151,8 +195,9 @@ def _change(config: Config, change: Change) -> tuple[Identity, Runner, dict[str,
 
     context = AgentContext(config)
     try:
-        identity = context.identity()
-        runner = change(context.client, context.state, identity.runner_id)
+        with runner_gone_on_404(context):
+            identity = context.identity()
+            runner = change(context.client, context.state, identity.runner_id)
     finally:
         context.close()
     return identity, runner, context.state.load_intent().to_json()
@@ -211,14 +256,24 @@ def uncordon(
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     _, runner, intent = _change(config, lifecycle.uncordon)
 
-    _report(
-        runner,
-        intent,
-        json_output,
-        f"Uncordoned runner {runner.name} ({runner.id}): it takes new sandboxes.",
-    )
-    if not json_output and intent.get("draining"):
+    _report(runner, intent, json_output, _uncordoned(runner))
+    if not json_output and intent.get("draining") and not _retired(runner):
         echo("It is still draining, which retires it; runner-agent undrain stops that.")
+
+
+def _retired(runner: Runner) -> bool:
+    return runner.state == "decommissioned"
+
+
+def _uncordoned(runner: Runner) -> str:
+    name = f"{runner.name} ({runner.id})"
+    if _retired(runner):
+        return (
+            f"Uncordoned runner {name}, but it is decommissioned, which is final: "
+            "it takes no new sandboxes. To serve again, run runner-agent "
+            "deregister, then register."
+        )
+    return f"Uncordoned runner {name}: it takes new sandboxes."
 
 
 def drain(
@@ -250,15 +305,17 @@ def drain(
     limit = wait_seconds(timeout, config.lifecycle.drain_timeout)
     context = AgentContext(config)
     try:
-        identity = context.identity()
-        confirm(
-            f"Drain runner {identity.name or identity.runner_id}? It retires for "
-            "good (decommissioned, never scheduled again; cordon is the pause)",
-            yes=yes,
-        )
-        runner = lifecycle.drain(context.client, context.state, identity.runner_id)
-        if wait:
-            runner = _follow_drain(context.client, runner, limit)
+        with runner_gone_on_404(context):
+            identity = context.identity()
+            confirm(
+                f"Drain runner {identity.name or identity.runner_id}? It retires "
+                "for good (decommissioned, never scheduled again; cordon is the "
+                "pause)",
+                yes=yes,
+            )
+            runner = lifecycle.drain(context.client, context.state, identity.runner_id)
+            if wait:
+                runner = _follow_drain(context, runner, limit)
     finally:
         context.close()
 
@@ -268,15 +325,15 @@ def drain(
         echo("runner-agent deregister deletes it and forgets this host's identity.")
 
 
-def _follow_drain(client: RunnersClient, runner: Runner, limit: float) -> Runner:
+def _follow_drain(context: AgentContext, runner: Runner, limit: float) -> Runner:
     from runner_agent import lifecycle
 
-    with _hint_on_interrupt("drain --wait"), Follow("draining") as follow:
+    with _hint_on_interrupt("drain --wait"), follow("draining", context) as progress:
         return lifecycle.wait_decommissioned(
-            client,
+            context.client,
             runner.id,
             timeout=limit,
-            on_progress=follow,
+            on_progress=progress,
             hint="it stays draining: run runner-agent drain --wait again "
             "to go on following it",
         )
@@ -372,15 +429,15 @@ def _deregister(
         "drained and deleted for good",
         yes=yes,
     )
-    with _hint_on_interrupt("deregister"), Follow("deregister") as follow:
+    with _hint_on_interrupt("deregister"), follow("deregister", context) as progress:
         return lifecycle.deregister(
             context.client,
             context.state,
             identity,
             wait=wait,
             timeout=limit,
-            on_step=follow.note,
-            on_progress=follow,
+            on_step=progress.note,
+            on_progress=progress,
         )
 
 

@@ -1,8 +1,14 @@
-"""Commands about this host's runner: ``status`` and ``healthcheck``."""
+"""Commands about this host's runner: ``status`` and ``healthcheck``.
+
+Also what every command about this runner shares: its configuration and
+the way a deleted runner is reported (:func:`runner_gone_on_404`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +78,8 @@ def status(
         identity = context.local_identity()
         view = StatusView(context, identity, show_secrets=show_secrets)
         try:
-            view.runner = _me(context, identity)
+            with runner_gone_on_404(context):
+                view.runner = context.client.get_me()
         except TransportError as error:
             view.unreachable = error
     finally:
@@ -88,22 +95,29 @@ def status(
         raise view.unreachable
 
 
-def _me(context: AgentContext, identity: Identity) -> RunnerFull:
+@contextlib.contextmanager
+def runner_gone_on_404(context: AgentContext) -> Iterator[None]:
+    """Report a 404 about this host's runner as a deleted runner, with the way on.
+
+    Inside the block every request is about this runner, so "not found"
+    means it was deleted; the error names it and ``register --force``.
+    """
     from runner_agent.errors import NotFoundError, RunnerGoneError
 
     try:
-        return context.client.get_me()
+        yield
     except NotFoundError:
         stored = context.identity_file
+        who = _who(context.state.load_identity())
         raise RunnerGoneError(
-            f"runner {_who(identity)} no longer exists on the control plane; "
+            f"runner {who} no longer exists on the control plane; "
             "run runner-agent register --force to register this host anew",
             path=str(stored) if stored else "",
         ) from None
 
 
-def _who(identity: Identity) -> str:
-    if not identity.runner_id:
+def _who(identity: Identity | None) -> str:
+    if identity is None or not identity.runner_id:
         return "id unknown (runner key only)"
     return f"{identity.name} ({identity.runner_id})"
 
@@ -231,6 +245,9 @@ def healthcheck(
 ) -> None:
     """Measure this host and send one healthcheck now.
 
+    Exits 3 when the control plane cannot be reached, 4 when it refuses
+    the runner key, 5 when the runner no longer exists.
+
     Example: runner-agent healthcheck
     """
     from runner_agent.context import AgentContext
@@ -239,11 +256,12 @@ def healthcheck(
     config = this_runner_config(config_path, api_url, state_dir, log_level)
     context = AgentContext(config)
     try:
-        context.identity()
-        body = measure_once(config)
-        started = time.monotonic()
-        context.client.send_healthcheck(body)
-        latency_ms = (time.monotonic() - started) * 1000
+        with runner_gone_on_404(context):
+            context.identity()
+            body = measure_once(config)
+            started = time.monotonic()
+            context.client.send_healthcheck(body)
+            latency_ms = (time.monotonic() - started) * 1000
     finally:
         context.close()
 

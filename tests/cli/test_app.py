@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -80,3 +81,59 @@ def test_the_daemon_never_loads_the_mcp_sdk_or_rich(agent_env, emulator, tmp_pat
         "uvicorn",
         "starlette",
     }
+
+
+def command_paths(command, path=()) -> list[tuple[str, ...]]:
+    """Every command and group below ``command``, as argument lists."""
+    found = [path]
+    for name, child in getattr(command, "commands", {}).items():
+        found += command_paths(child, (*path, name))
+    return found
+
+
+def test_every_command_and_group_shows_an_example_in_its_help():
+    import typer.main
+    from typer.testing import CliRunner
+
+    from runner_agent.cli.app import app
+
+    paths = command_paths(typer.main.get_command(app))
+    runner = CliRunner()
+
+    helps = {path: runner.invoke(app, [*path, "--help"]) for path in paths}
+
+    assert {("config",), ("runners",), ("runners", "watch"), ("emulator",)} <= set(
+        paths
+    )
+    assert len(paths) > 25
+    assert [path for path, help in helps.items() if help.exit_code != 0] == []
+    assert [
+        " ".join(path) or "runner-agent"
+        for path, help in helps.items()
+        if not re.search(r"^ *Example: .*runner-agent ", help.output, re.MULTILINE)
+    ] == []
+
+
+def test_shell_completion_prints_a_script_and_completes_commands(cli):
+    from tests.cli.conftest import base_env
+
+    def complete(words: str) -> list[str]:
+        env = base_env(
+            COMP_WORDS=words,
+            COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            _RUNNER_AGENT_COMPLETE="complete_bash",
+        )
+        result = cli(env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    script = cli("--show-completion", "bash")
+
+    assert script.returncode == 0
+    assert "_RUNNER_AGENT_COMPLETE=complete_bash" in script.stdout
+    assert "complete -o default -F _runner_agent_completion runner-agent" in (
+        script.stdout
+    )
+    assert complete("runner-agent runners wa") == ["watch"]
+    assert complete("runner-agent config ") == ["check", "show"]
+    assert "--count" in complete("runner-agent runners watch --cou")

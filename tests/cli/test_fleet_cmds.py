@@ -7,6 +7,7 @@ import os
 import pty
 import signal
 import subprocess
+import time
 import uuid
 
 from runner_agent import lifecycle
@@ -15,6 +16,7 @@ from tests.cli.conftest import COMMAND
 from tests.cli.helpers import (
     beat,
     control,
+    fault,
     finish,
     org_client,
     registered,
@@ -79,9 +81,66 @@ def test_fleet_look_ups_print_tables_and_json_with_keys_masked(agent_env, emulat
     assert json.loads(by_ref.stdout)[0]["runnerId"] == idle
     assert json.loads(revealed.stdout)["apiKey"] == idle_key
     assert "DAYTONA_PROXY_API_KEY" in results[9].stderr
+    assert "the organization key was refused" in results[11].stderr
+    assert "DAYTONA_API_KEY or api_key_file" in results[11].stderr
     for secret in (busy_key, idle_key, emulator.organization_key, emulator.proxy_key):
         assert secret not in hidden
     assert "dtn_wrong_fleet_key_000000" not in hidden
+
+
+def test_proxy_look_ups_exit_78_without_the_key_4_when_refused_5_when_unknown(
+    agent_env, emulator
+):
+    holder, _ = create(emulator, "holder")
+    control(emulator, "POST", "snapshots", {"runnerId": holder, "ref": "base:1"})
+    unknown = str(uuid.uuid4())
+    no_key = {k: v for k, v in agent_env.items() if k != "DAYTONA_PROXY_API_KEY"}
+    wrong_key = {**agent_env, "DAYTONA_PROXY_API_KEY": "dtn_not_the_proxy_key_0000"}
+
+    commands = [
+        (("by-sandbox", unknown), no_key),
+        (("by-snapshot-ref", "base:1"), no_key),
+        (("by-sandbox", unknown), wrong_key),
+        (("by-snapshot-ref", "base:1", "--json"), wrong_key),
+        (("by-sandbox", unknown, "--json"), agent_env),
+        (("by-snapshot-ref", "nothing:0"), agent_env),
+    ]
+    results = [
+        finish(process)
+        for process in [start("runners", *args, env=env) for args, env in commands]
+    ]
+
+    missing = results[:2]
+    refused = results[2:4]
+    not_found, no_holder = results[4:]
+    assert [r.returncode for r in results] == [78, 78, 4, 4, 5, 0]
+    for result in missing:
+        assert "needs the proxy key" in result.stderr
+        assert "DAYTONA_PROXY_API_KEY or proxy_api_key_file" in result.stderr
+    for result in refused:
+        assert "the proxy key was refused" in result.stderr
+        assert "DAYTONA_PROXY_API_KEY" in result.stderr
+        assert "dtn_not_the_proxy_key_0000" not in result.stderr
+    assert all(r.stdout == "" for r in results[:5])
+    assert all(r.stderr.count("\n") == 1 for r in results[:5])
+    assert unknown in not_found.stderr
+    assert no_holder.stdout == "No runner holds nothing:0.\n"
+
+
+def test_a_key_without_the_permission_exits_4_naming_what_it_lacks(cli, agent_env):
+    proxy_as_organization = {
+        **agent_env,
+        "DAYTONA_API_KEY": agent_env["DAYTONA_PROXY_API_KEY"],
+    }
+
+    result = cli("runners", "list", env=proxy_as_organization)
+
+    assert result.returncode == 4
+    assert "403" in result.stderr
+    assert "the organization key lacks the permission to read runners" in (
+        result.stderr
+    )
+    assert "DAYTONA_API_KEY or api_key_file" in result.stderr
 
 
 def test_fleet_changes_cordon_drain_and_delete_with_confirmation(agent_env, emulator):
@@ -123,7 +182,7 @@ def test_fleet_changes_cordon_drain_and_delete_with_confirmation(agent_env, emul
 
 def test_watch_prints_a_table_per_refresh_and_stops_cleanly(agent_env, emulator):
     create(emulator, "watched")
-    every = ("runners", "watch", "--interval", "0.2")
+    every = ("runners", "watch", "--interval", "200ms")
 
     counted = start(*every, "--count", "2", env=agent_env)
     as_json = start(*every, "--count", "2", "--json", env=agent_env)
@@ -138,7 +197,89 @@ def test_watch_prints_a_table_per_refresh_and_stops_cleanly(agent_env, emulator)
     assert tables.stdout.count("watched") == 2
     assert [d["runners"][0]["name"] for d in documents] == ["watched", "watched"]
     assert "1 runner at" in first_line
+    assert "every 0.2s" in first_line
     assert stopped.stderr == ""
+
+
+def test_watch_exits_3_when_no_refresh_reaches_the_control_plane(agent_env):
+    offline = {**agent_env, "DAYTONA_API_URL": "http://127.0.0.1:9/api"}
+    every = ("runners", "watch", "--interval", "0.1s", "--count", "2")
+
+    tables, lines = run_together([every, (*every, "--json")], env=offline)
+
+    for result in (tables, lines):
+        assert result.returncode == 3
+        assert result.stdout == ""
+        assert result.stderr.count("refresh failed at") == 2
+        assert "cannot reach the control plane" in result.stderr
+
+
+def test_watch_stops_at_once_with_exit_4_when_the_key_is_refused(agent_env, emulator):
+    wrong_key = {**agent_env, "DAYTONA_API_KEY": "dtn_wrong_watch_key_00000"}
+    control(emulator, "DELETE", "requests")
+
+    result = finish(
+        start("runners", "watch", "--interval", "0.1s", "--count", "5", env=wrong_key)
+    )
+
+    asked = [
+        entry
+        for entry in control(emulator, "GET", "requests")
+        if entry["path"] == "/api/runners"
+    ]
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert "the organization key was refused" in result.stderr
+    assert "dtn_wrong_watch_key_00000" not in result.stderr
+    assert len(asked) == 1
+
+
+def test_watch_reports_a_failed_refresh_on_stderr_and_goes_on(agent_env, emulator):
+    create(emulator, "watched")
+    fault(emulator, method="GET", path="/runners", status=503, count=1)
+
+    result = finish(
+        start(
+            "runners",
+            "watch",
+            "--interval",
+            "0.1s",
+            "--count",
+            "2",
+            "--json",
+            env=agent_env,
+        )
+    )
+
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0
+    assert [d["runners"][0]["name"] for d in documents] == ["watched"]
+    assert result.stderr.count("refresh failed at") == 1
+    assert "503" in result.stderr
+
+
+def test_watch_waits_as_long_as_retry_after_says(agent_env, emulator):
+    create(emulator, "watched")
+    fault(emulator, method="GET", path="/runners", status=429, retryAfter=1)
+    every = ("runners", "watch", "--interval", "0.1s", "--count", "2", "--json")
+
+    started = time.monotonic()
+    result = finish(start(*every, env=agent_env))
+    took = time.monotonic() - started
+
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 1
+    assert "next in 1s" in result.stderr
+    assert took >= 1.0
+
+
+def test_watch_refuses_an_interval_that_is_not_a_duration(cli, agent_env):
+    unreadable = cli("runners", "watch", "--interval", "soon", env=agent_env)
+    too_short = cli("runners", "watch", "--interval", "1ms", env=agent_env)
+
+    assert (unreadable.returncode, too_short.returncode) == (2, 2)
+    assert "--interval: 'soon' is not a duration" in unreadable.stderr
+    assert "shorter than 100ms" in too_short.stderr
 
 
 def test_watch_redraws_in_place_on_a_terminal(agent_env, emulator):
@@ -197,6 +338,8 @@ def test_admin_changes_to_this_hosts_runner_keep_the_intent_record(
     # A live sandbox keeps the draining runner from becoming decommissioned.
     control(emulator, "POST", "sandboxes", {"runnerId": mine.runner_id})
     with org_client(emulator) as client:
+        # The agent's own cordon asks its runner first, with the runner key.
+        client.credentials = client.credentials.with_runner(mine.token)
         lifecycle.cordon(client, state, mine.runner_id, by_agent=True)
 
     changed = run_together(

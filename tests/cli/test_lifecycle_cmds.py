@@ -6,12 +6,19 @@ runs the commands under test side by side as real subprocesses.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
+from datetime import UTC, datetime, timedelta
 
 from runner_agent import lifecycle
+from runner_agent.cli.lifecycle_cmds import Follow, fresh_for
+from runner_agent.config import FlagValue, load_config
+from runner_agent.models import Runner
 from runner_agent.state import StateDir
 from tests.cli.helpers import (
+    beat,
     control,
     eventually,
     fault,
@@ -20,6 +27,7 @@ from tests.cli.helpers import (
     registered,
     runners,
     start,
+    stored_token,
 )
 
 
@@ -213,3 +221,111 @@ def test_deregister_interrupted_at_each_step_is_finished_by_a_rerun(
     assert list(tmp_path.glob("*/identity.json")) == []
     assert list(tmp_path.glob("*/intent.json")) == []
     assert not any(secret in output for secret in secrets)
+
+
+def test_changes_to_a_deleted_runner_exit_5_and_say_how_to_register_anew(
+    agent_env, emulator, tmp_path
+):
+    gone = registered(emulator, tmp_path / "gone", "gone")
+    with org_client(emulator) as client:
+        client.set_scheduling(gone.runner_id, unschedulable=True)
+        client.delete_runner(gone.runner_id)
+    env = host(agent_env, tmp_path, "gone")
+
+    results = [
+        finish(start(*command, env=env))
+        for command in (
+            ("cordon",),
+            ("uncordon", "--json"),
+            ("drain", "--yes"),
+            ("undrain",),
+        )
+    ]
+
+    assert [r.returncode for r in results] == [5, 5, 5, 5]
+    for result in results:
+        assert result.stdout == ""
+        assert result.stderr.count("\n") == 1
+        assert f"gone ({gone.runner_id}) no longer exists" in result.stderr
+        assert "runner-agent register --force" in result.stderr
+
+
+def test_uncordon_of_a_decommissioned_runner_says_it_is_final(
+    agent_env, emulator, tmp_path
+):
+    retired = registered(emulator, tmp_path / "d1", "d1")
+    with org_client(emulator) as client:
+        lifecycle.cordon(client, StateDir(tmp_path / "d1"), retired.runner_id)
+        lifecycle.drain(client, StateDir(tmp_path / "d1"), retired.runner_id)
+    eventually(lambda: by_name(emulator)["d1"]["state"] == "decommissioned")
+
+    result = finish(start("uncordon", env=host(agent_env, tmp_path, "d1")))
+
+    assert result.returncode == 0, result.stderr
+    assert "decommissioned, which is final" in result.stdout
+    assert "takes no new sandboxes" in result.stdout
+    assert "it takes new sandboxes" not in result.stdout
+    assert "still draining" not in result.stdout
+
+
+def test_drain_progress_shows_the_sandbox_count_only_from_a_recent_healthcheck(
+    agent_env, emulator, tmp_path
+):
+    for name in ("silent", "beating"):
+        identity = registered(emulator, tmp_path / name, name)
+        control(emulator, "POST", "sandboxes", {"runnerId": identity.runner_id})
+    beat(emulator, stored_token(tmp_path / "beating"), currentStartedSandboxes=1)
+    wait = ("drain", "--yes", "--wait", "--timeout", "1s")
+
+    silent, beating = [
+        finish(process)
+        for process in [
+            start(*wait, env=host(agent_env, tmp_path, name))
+            for name in ("silent", "beating")
+        ]
+    ]
+
+    assert (silent.returncode, beating.returncode) == (1, 1)
+    assert "initializing, sandboxes unknown (no healthcheck yet)," in silent.stderr
+    assert "started sandbox" not in silent.stderr
+    assert "draining: ready, 1 started sandbox," in beating.stderr
+
+
+def runner_checked(seconds_ago: float, count: float) -> Runner:
+    checked = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return Runner.from_api(
+        {
+            "id": "3f1c2a9e-0000-4000-8000-000000000001",
+            "name": "r1",
+            "region": "eu",
+            "state": "ready",
+            "unschedulable": True,
+            "currentStartedSandboxes": count,
+            "lastChecked": checked.isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
+def test_progress_hides_a_count_older_than_the_fresh_limit():
+    stream = io.StringIO()
+
+    with Follow("deregister", stream, fresh_for=30.0) as follow:
+        follow(runner_checked(5, 2), 1.0)
+        follow(runner_checked(300, 0), 2.0)
+
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "deregister: ready, 2 started sandboxes, 1s elapsed",
+        "deregister: ready, sandboxes unknown (no recent healthcheck, "
+        "last 5m ago), 2s elapsed",
+    ]
+
+
+def test_a_healthcheck_counts_as_recent_for_three_beats_and_at_most_60_seconds():
+    def interval(value: str) -> float:
+        every = {"healthcheck.interval": FlagValue("--interval", value)}
+        return fresh_for(load_config(os.devnull, env={}, flags=every))
+
+    assert interval("10s") == 30.0
+    assert interval("500ms") == 1.5
+    assert interval("30s") == 60.0

@@ -44,6 +44,43 @@ def test_healthcheck_then_status_shows_a_ready_runner(cli, agent_env, emulator):
     assert seen["controlPlane"]["apiKey"].startswith("****")
 
 
+def test_healthcheck_exits_4_when_refused_3_when_unreachable_5_when_deleted(
+    agent_env, emulator, tmp_path
+):
+    registered(emulator, tmp_path / "offline", "offline-host")
+    gone = registered(emulator, tmp_path / "gone", "gone-host")
+    with org_client(emulator) as client:
+        client.set_scheduling(gone.runner_id, unschedulable=True)
+        client.delete_runner(gone.runner_id)
+    wrong_key = "dtn_not_this_runners_key_0000"
+
+    def env(name: str, **extra: str) -> dict[str, str]:
+        return {**agent_env, "RUNNER_AGENT_STATE_DIR": str(tmp_path / name), **extra}
+
+    results = [
+        finish(process)
+        for process in (
+            start("healthcheck", env=env("empty", DAYTONA_RUNNER_TOKEN=wrong_key)),
+            start(
+                "healthcheck",
+                env=env("offline", DAYTONA_API_URL="http://127.0.0.1:9/api"),
+            ),
+            start("healthcheck", "--json", env=env("gone")),
+        )
+    ]
+
+    refused, unreachable, deleted = results
+    assert [r.returncode for r in results] == [4, 3, 5]
+    assert all(r.stdout == "" for r in results)
+    assert all(r.stderr.count("\n") == 1 for r in results)
+    assert "the runner key was refused" in refused.stderr
+    assert "DAYTONA_RUNNER_TOKEN" in refused.stderr
+    assert wrong_key not in refused.stderr
+    assert "cannot reach the control plane" in unreachable.stderr
+    assert f"gone-host ({gone.runner_id}) no longer exists" in deleted.stderr
+    assert "runner-agent register --force" in deleted.stderr
+
+
 def test_status_before_registering_exits_5(cli, agent_env):
     result = cli("status", env=agent_env)
 
@@ -58,6 +95,8 @@ def test_status_with_a_refused_runner_key_exits_4(cli, agent_env):
 
     assert result.returncode == 4
     assert "dtn_not_a_runner_key_000" not in result.stderr
+    assert "the runner key was refused" in result.stderr
+    assert "DAYTONA_RUNNER_TOKEN" in result.stderr
 
 
 def test_metrics_needs_no_network_and_prints_a_valid_body(cli, agent_env):
