@@ -273,7 +273,7 @@ class RestAdapter:
     def _measure(self) -> dict[str, Any]:
         from runner_agent.payload import measure_once
 
-        return measure_once(self.config)
+        return measure_once(self.config, self.context.local_identity())
 
 
 def _path(method: str, path: str, handler: Handler) -> Route:

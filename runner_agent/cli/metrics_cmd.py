@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from runner_agent.cli.common import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from runner_agent.config import Config
+    from runner_agent.state import Identity
 
 Local = Annotated[
     bool,
@@ -42,14 +46,30 @@ def metrics(
 
     from runner_agent.payload import healthcheck_body, measured
 
+    identity = _stored_identity(config)
     with measured(config) as monitor:
-        body = healthcheck_body(config.runner, monitor)
+        body = healthcheck_body(config.runner, monitor, identity)
         report = monitor.local_report()
 
     if json_output:
         print_json({"healthcheck": body, "local": report} if local else body)
         return
     echo(_readable(body, report, local=local))
+
+
+def _stored_identity(config: Config) -> Identity | None:
+    """The identity, for the addresses ``register`` kept with it.
+
+    Best effort: ``metrics`` is also run by users who may not read the
+    service's state directory, and it must work for them.
+    """
+    from runner_agent.errors import StateError
+    from runner_agent.state import StateDir
+
+    try:
+        return StateDir(config.state_dir).load_identity()
+    except StateError:
+        return None
 
 
 def _readable(body: dict[str, Any], report: dict[str, Any], *, local: bool) -> str:

@@ -257,8 +257,8 @@ def healthcheck(
     context = AgentContext(config)
     try:
         with runner_gone_on_404(context):
-            context.identity()
-            body = measure_once(config)
+            identity = context.identity()
+            body = measure_once(config, identity)
             started = time.monotonic()
             context.client.send_healthcheck(body)
             latency_ms = (time.monotonic() - started) * 1000

@@ -221,8 +221,7 @@ class ApiTools(ToolSet):
         from runner_agent.payload import measure_once
 
         with self.refusals():
-            self.identity()
-            body = measure_once(self.config)
+            body = measure_once(self.config, self.identity())
             started = time.monotonic()
             self.client.send_healthcheck(body)
             latency_ms = (time.monotonic() - started) * 1000
