@@ -4,8 +4,9 @@
 hands the daemon the periodic jobs that keep slow measurements fresh in the
 background (CPU samples, Docker, GPUs, service checks) and builds the
 ``metrics`` and ``serviceHealth`` parts of a healthcheck from those cached
-results plus three fast reads (``/proc/meminfo``, ``statvfs``, the load
-average), so a healthcheck never waits for a measurement.
+results plus three fast reads (``meminfo`` and ``loadavg`` of the proc root,
+``statvfs``), so a healthcheck never waits for a measurement. Every kernel
+figure comes from one proc root, ``healthcheck.proc_path``.
 
 A collector that fails leaves its last good value in the payload (0 before
 it ever succeeded), is logged once per failure streak and is shown as failing
@@ -25,12 +26,11 @@ from runner_agent.collectors.disk import DiskPath, DiskReading
 from runner_agent.collectors.docker import DockerCollector
 from runner_agent.collectors.gpu import GpuInfo, detect_gpus
 from runner_agent.collectors.host import (
+    DEFAULT_PROC,
     CpuSampler,
     DiskUsage,
+    HostProc,
     Memory,
-    cpu_count,
-    load15,
-    memory,
 )
 from runner_agent.collectors.hostview import HostView, detect_host_view
 from runner_agent.collectors.probe import Probe
@@ -43,7 +43,7 @@ __all__ = ["HostMonitor"]
 log = structlog.get_logger(__name__)
 
 GPU_REFRESH_INTERVAL = 300.0
-# CPUs rarely come and go; counting them costs a file read.
+# CPUs rarely come and go; counting them reads the whole of /proc/stat.
 CPU_RECOUNT_INTERVAL = 60.0
 # The one-shot commands measure CPU usage over this long before anything
 # else. /proc/stat counts in ticks of 1/100 s per CPU: over 0.2 s a 2-CPU
@@ -63,18 +63,20 @@ class HostMonitor:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.cpu = CpuSampler(config.healthcheck.cpu_window)
+        self.proc = HostProc(config.healthcheck.proc_path)
+        self.cpu = CpuSampler(config.healthcheck.cpu_window, self.proc)
         self.disk = DiskPath(config.healthcheck.disk_path)
         self.docker = DockerCollector(config.docker)
         self.checks = CheckRunner(config.checks)
-        self.host_view: HostView = detect_host_view()
-        self._cpu_count = cpu_count()
+        self.host_view: HostView = detect_host_view(self.proc.path)
         self._started = self._counted = time.monotonic()
         self._memory = Probe("memory", Memory())
         self._disk = Probe("disk", DiskReading(DiskUsage(), "root"))
         self._load = Probe("load", 0.0)
         self._cpu: Probe[None] = Probe("cpu", None)
         self._gpu = Probe("gpu", GpuInfo())
+        self._cpu_count = 1
+        self._count_cpus()
         self._warn_about_host_view()
 
     def jobs(self) -> list[PeriodicJob]:
@@ -105,10 +107,11 @@ class HostMonitor:
 
     def metrics(self) -> dict[str, Any]:
         """The ``metrics`` object of a healthcheck (RunnerHealthMetrics)."""
-        used = self._memory.measure(memory)
+        proc = self.proc
+        used = self._memory.measure(proc.memory)
         self.disk.docker_root = self.docker.snapshot.root_dir
         disk = self._disk.measure(self.disk.measure).usage
-        load = self._load.measure(load15)
+        load = self._load.measure(proc.load15)
         docker = self.docker.snapshot
         allocation = docker.allocation
         cpus = self._cpu_count
@@ -167,7 +170,9 @@ class HostMonitor:
     def reconfigure(self, config: Config) -> None:
         """Take up a reloaded configuration."""
         old, self.config = self.config, config
-        if config.healthcheck.cpu_window != old.healthcheck.cpu_window:
+        if config.healthcheck.proc_path != old.healthcheck.proc_path:
+            self._use_proc(config.healthcheck.proc_path)
+        elif config.healthcheck.cpu_window != old.healthcheck.cpu_window:
             self.cpu.resize(config.healthcheck.cpu_window)
         if config.healthcheck.disk_path != old.healthcheck.disk_path:
             self.disk = DiskPath(config.healthcheck.disk_path)
@@ -198,11 +203,30 @@ class HostMonitor:
         """The GPUs the last detection found."""
         return self._gpu.value
 
+    def _use_proc(self, path: str) -> None:
+        # Counters of two trees do not subtract: the CPU window starts afresh.
+        self.proc = HostProc(path)
+        self.cpu = CpuSampler(self.config.healthcheck.cpu_window, self.proc)
+        self.host_view = detect_host_view(self.proc.path)
+        self._count_cpus()
+        self._warn_about_host_view()
+
+    def _count_cpus(self) -> None:
+        # Outside the CPU job (at start, on a new proc root) a tree not
+        # readable yet keeps the old count and has the next sample recount.
+        try:
+            self._cpu_count = self.proc.cpu_count()
+        except (OSError, ValueError):
+            self._counted = float("-inf")
+        else:
+            self._counted = time.monotonic()
+
     def _sample_cpu(self) -> None:
         self.cpu.sample()
         now = time.monotonic()
         if now - self._counted >= CPU_RECOUNT_INTERVAL:
-            self._cpu_count, self._counted = cpu_count(), now
+            # Inside the CPU job's probe: a failure is the CPU collector's.
+            self._cpu_count, self._counted = self.proc.cpu_count(), now
 
     def _one_shot_cpu(self) -> None:
         waited = time.monotonic() - self._started
@@ -212,10 +236,22 @@ class HostMonitor:
 
     def _warn_about_host_view(self) -> None:
         view = self.host_view
-        if not view.proc_is_host:
-            log.warning(
-                "host_view_is_container",
-                reason=view.reason,
-                hint="the figures describe this container, not the host; run the "
-                "agent on the host or in a container without a virtualised /proc",
+        if view.proc_is_host:
+            return
+        if view.proc_path == DEFAULT_PROC:
+            hint = (
+                "the figures may describe this container, not the host; mount "
+                "the host's /proc read-only into the container (for example at "
+                "/host/proc) and set healthcheck.proc_path to it"
             )
+        else:
+            hint = (
+                f"healthcheck.proc_path must name the host's /proc, mounted "
+                f"read-only at {view.proc_path} (-v /proc:{view.proc_path}:ro)"
+            )
+        log.warning(
+            "host_view_is_container",
+            proc_path=view.proc_path,
+            reason=view.reason,
+            hint=hint,
+        )

@@ -1,18 +1,23 @@
 """CPU, memory, disk and load of the host, read as Daytona's runner reads them.
 
-* CPU usage: busy share of ``/proc/stat``'s first line between two samples
+* CPU usage: busy share of ``stat``'s first line between two samples
   (iowait counts as idle, guest time is already inside user time), the mean
   of a sliding window of samples.
-* Load: the 15-minute load divided by the online CPU count.
+* Load: the 15-minute load of ``loadavg`` divided by the CPU count, which
+  is the number of ``cpuN`` lines of ``stat`` (the online CPUs).
 * Memory: ``used / total`` with ``used = MemTotal - MemFree - Buffers -
   Cached - SReclaimable``, which is what gopsutil's ``UsedPercent`` is on
   Linux (psutil's ``percent`` is ``(total - available) / total`` instead).
 * Disk: ``used / (used + available to users)`` of the file system holding a
   path, as ``df`` and gopsutil compute it, and its size.
 
+The kernel files come from one ``/proc`` tree, :class:`HostProc`: the
+agent's own by default, or the host's mounted into a container (for
+example at ``/host/proc``), so that every figure describes the same host.
+
 The files are read without a buffered file object, which only adds cost:
 ``/proc`` renders a file afresh whenever a read starts at its beginning, so
-the two read on every beat and sample stay open and are re-read with
+the three read on every beat and sample stay open and are re-read with
 ``pread`` at offset 0, saving an ``open`` and a ``close`` each time.
 """
 
@@ -26,6 +31,7 @@ from typing import NamedTuple
 
 GIB = 1024**3
 DOCKER_DATA_DIR = "/var/lib/docker"
+DEFAULT_PROC = "/proc"
 _READ_SIZE = 16384
 # Fewer elapsed ticks than this (per CPU) make a usage figure mostly noise.
 _MIN_TICKS_PER_CPU = 10
@@ -70,15 +76,12 @@ class ProcFile:
                 self._fd = os.open(self.path, os.O_RDONLY)
             return self._fd
 
-
-# Only the aggregate first line of /proc/stat is used; it is short.
-_STAT = ProcFile("/proc/stat", 1024)
-_MEMINFO = ProcFile("/proc/meminfo")
-
-
-def cpu_count() -> int:
-    """Online CPUs of the host, as ``os.cpu_count`` gives them."""
-    return os.cpu_count() or 1
+    def __del__(self) -> None:
+        # Closed only once nothing holds the file any more: closing it while
+        # another thread reads could hand that thread a reused descriptor.
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
 
 def parse_cpu_times(stat: bytes) -> tuple[int, int]:
@@ -93,8 +96,24 @@ def parse_cpu_times(stat: bytes) -> tuple[int, int]:
     return total - ticks[3] - ticks[4], total
 
 
-def cpu_times() -> tuple[int, int]:
-    return parse_cpu_times(_STAT.read())
+def parse_cpu_count(stat: bytes) -> int:
+    """The online CPUs: the ``cpuN`` lines of /proc/stat."""
+    count = sum(
+        1
+        for line in stat.split(b"\n")
+        if line.startswith(b"cpu") and line[3:4].isdigit()
+    )
+    if not count:
+        raise ValueError("/proc/stat lists no cpuN line")
+    return count
+
+
+def parse_load15(loadavg: bytes) -> float:
+    """The 15-minute load average, the third field of /proc/loadavg."""
+    fields = loadavg.split(None, 3)
+    if len(fields) < 3:
+        raise ValueError("/proc/loadavg has fewer than three load averages")
+    return float(fields[2])
 
 
 def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
@@ -104,62 +123,6 @@ def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float | Non
     if total <= 0:
         return None
     return min(100.0, max(0.0, 100.0 * busy / total))
-
-
-class CpuSampler:
-    """A sliding window of CPU usage samples and their mean.
-
-    Each :meth:`sample` records the usage since the previous one. Before the
-    first sample the mean is the usage since the sampler started, or since
-    boot when too little time has passed for that to mean anything.
-    """
-
-    def __init__(self, window: int = 60) -> None:
-        self._lock = threading.Lock()
-        self._samples: deque[float] = deque(maxlen=window)
-        self._sum = 0.0
-        self._start = self._last = cpu_times()
-
-    @property
-    def window(self) -> int:
-        return self._samples.maxlen or 0
-
-    @property
-    def count(self) -> int:
-        return len(self._samples)
-
-    def resize(self, window: int) -> None:
-        with self._lock:
-            self._samples = deque(self._samples, maxlen=window)
-            self._sum = sum(self._samples)
-
-    def sample(self) -> None:
-        """Record the usage since the previous sample."""
-        now = cpu_times()
-        with self._lock:
-            value = busy_percent(self._last, now)
-            self._last = now
-            if value is None:
-                return
-            if len(self._samples) == self._samples.maxlen:
-                self._sum -= self._samples[0]
-            self._samples.append(value)
-            self._sum += value
-
-    def mean(self) -> float:
-        with self._lock:
-            if self._samples:
-                return max(0.0, self._sum / len(self._samples))
-        return self._early_estimate()
-
-    def _early_estimate(self) -> float:
-        try:
-            now = cpu_times()
-        except (OSError, ValueError):
-            return 0.0
-        if now[1] - self._start[1] >= _MIN_TICKS_PER_CPU * cpu_count():
-            return busy_percent(self._start, now) or 0.0
-        return busy_percent((0, 0), now) or 0.0
 
 
 class Memory(NamedTuple):
@@ -192,8 +155,117 @@ def parse_meminfo(data: bytes) -> Memory:
     return Memory(used_percent=100.0 * used / total, total_gib=total * 1024 / GIB)
 
 
-def memory() -> Memory:
-    return parse_meminfo(_MEMINFO.read())
+class HostProc:
+    """The host's CPU, memory and load figures from one ``/proc`` tree.
+
+    Nothing is opened until a figure is asked for, so a tree that is not
+    there yet fails the collectors that read it, not the agent's start.
+    """
+
+    def __init__(self, path: str = DEFAULT_PROC) -> None:
+        self.path = os.path.normpath(path)
+        # Only the aggregate first line of stat is read per sample; it is short.
+        self._stat = ProcFile(self.file("stat"), 1024)
+        self._meminfo = ProcFile(self.file("meminfo"))
+        self._loadavg = ProcFile(self.file("loadavg"), 256)
+
+    def __repr__(self) -> str:
+        return f"HostProc({self.path!r})"
+
+    def file(self, name: str) -> str:
+        """The path of one file of this tree."""
+        return os.path.join(self.path, name)
+
+    def read(self, name: str) -> bytes:
+        """One file of this tree, opened and read whole."""
+        return read_proc(self.file(name))
+
+    def cpu_times(self) -> tuple[int, int]:
+        """Busy and total ticks of all CPUs since boot."""
+        return parse_cpu_times(self._stat.read())
+
+    def cpu_count(self) -> int:
+        """The online CPUs of the host this tree shows."""
+        # Not os.cpu_count(), which asks sysfs and so cannot follow the tree:
+        # load per CPU must divide two figures of the same host. The whole
+        # file is read, past the first line the kept-open reader holds.
+        return parse_cpu_count(self.read("stat"))
+
+    def memory(self) -> Memory:
+        return parse_meminfo(self._meminfo.read())
+
+    def load15(self) -> float:
+        # Not os.getloadavg(): glibc answers it with sysinfo(2), which a
+        # mounted tree cannot redirect and LXCFS cannot overlay, so the load
+        # could come from another view than the CPU count it is divided by.
+        return parse_load15(self._loadavg.read())
+
+
+class CpuSampler:
+    """A sliding window of CPU usage samples and their mean.
+
+    Each :meth:`sample` records the usage since the previous one. Before the
+    first sample the mean is the usage since the sampler started, or since
+    boot when too little time has passed for that to mean anything.
+    """
+
+    def __init__(self, window: int = 60, proc: HostProc | None = None) -> None:
+        self.proc = proc if proc is not None else HostProc()
+        self._lock = threading.Lock()
+        self._samples: deque[float] = deque(maxlen=window)
+        self._sum = 0.0
+        self._start = self._last = self._times_or_none()
+
+    @property
+    def window(self) -> int:
+        return self._samples.maxlen or 0
+
+    @property
+    def count(self) -> int:
+        return len(self._samples)
+
+    def resize(self, window: int) -> None:
+        with self._lock:
+            self._samples = deque(self._samples, maxlen=window)
+            self._sum = sum(self._samples)
+
+    def sample(self) -> None:
+        """Record the usage since the previous sample."""
+        now = self.proc.cpu_times()
+        with self._lock:
+            last, self._last = self._last, now
+            value = None if last is None else busy_percent(last, now)
+            if value is None:
+                return
+            if len(self._samples) == self._samples.maxlen:
+                self._sum -= self._samples[0]
+            self._samples.append(value)
+            self._sum += value
+
+    def mean(self) -> float:
+        with self._lock:
+            if self._samples:
+                return max(0.0, self._sum / len(self._samples))
+        return self._early_estimate()
+
+    def _times_or_none(self) -> tuple[int, int] | None:
+        try:
+            return self.proc.cpu_times()
+        except (OSError, ValueError):
+            return None
+
+    def _early_estimate(self) -> float:
+        try:
+            now = self.proc.cpu_times()
+            enough = _MIN_TICKS_PER_CPU * self.proc.cpu_count()
+        except (OSError, ValueError):
+            return 0.0
+        if self._start is None:
+            self._start = now
+        start = self._start
+        if now[1] - start[1] >= enough:
+            return busy_percent(start, now) or 0.0
+        return busy_percent((0, 0), now) or 0.0
 
 
 class DiskUsage(NamedTuple):
@@ -224,7 +296,3 @@ def disk_usage(path: str) -> DiskUsage:
         if usage.f_files
         else None,
     )
-
-
-def load15() -> float:
-    return os.getloadavg()[2]

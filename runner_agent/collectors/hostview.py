@@ -1,9 +1,10 @@
-"""Whether ``/proc`` shows this host, or only the container the agent runs in.
+"""Whether the configured ``/proc`` shows this host, or only a container.
 
-In an ordinary container ``/proc/stat``, ``/proc/meminfo`` and
-``/proc/loadavg`` are system-wide: a sidecar reports the host, which is what
-the control plane wants. Two set-ups replace them with the container's own
-view, and then the agent would report the container as if it were the host:
+The host figures come from one ``/proc`` tree (``healthcheck.proc_path``).
+In an ordinary container its own ``/proc/stat``, ``/proc/meminfo`` and
+``/proc/loadavg`` are system-wide, so even the default reports the host.
+Some set-ups replace them with the container's own view, and then the agent
+would report the container as if it were the host:
 
 * LXCFS (Kubernetes node add-ons, LXD, some sidecar images) mounts FUSE
   files over those paths; ``/proc/self/mountinfo`` shows the mounts. This is
@@ -13,6 +14,11 @@ view, and then the agent would report the container as if it were the host:
   which no real host shows. A container without a memory limit cannot be
   told apart this way, but then its ``/proc`` shows the whole machine's
   memory anyway.
+
+The host's ``/proc`` mounted into the container (at ``/host/proc``, say)
+sidesteps both: overlays on the container's own ``/proc`` no longer matter,
+and the same tests are applied to the mounted tree instead, which must also
+be a ``proc`` file system rather than a directory of copies.
 """
 
 from __future__ import annotations
@@ -21,32 +27,67 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner_agent.collectors.host import GIB, parse_meminfo, read_proc
+from runner_agent.collectors.host import (
+    DEFAULT_PROC,
+    GIB,
+    HostProc,
+    parse_meminfo,
+    read_proc,
+)
 
-_PROC_FILES = ("/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/cpuinfo")
+# The files the figures come from, relative to the proc root.
+_PROC_FILES = ("meminfo", "stat", "loadavg", "cpuinfo")
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Cgroup v1 writes "no limit" as a page-rounded 2**63 - 1.
 _NO_LIMIT = 2**60
 _SAME_MEMORY = 0.01
+# How mountinfo writes the characters that would break its fields.
+_ESCAPES = {"\\040": " ", "\\011": "\t", "\\012": "\n", "\\134": "\\"}
 
 
 @dataclass(frozen=True)
 class HostView:
-    """What this process sees of the machine."""
+    """What this process sees of the machine through its proc root."""
 
     in_container: bool
     proc_is_host: bool
     reason: str = ""
+    proc_path: str = DEFAULT_PROC
 
 
-def overlaid_proc_files(mountinfo: str) -> list[str]:
-    """/proc files that another file system is mounted over (LXCFS)."""
-    overlaid = []
+def _unescape(field: str) -> str:
+    for escaped, char in _ESCAPES.items():
+        field = field.replace(escaped, char)
+    return field
+
+
+def _mounts(mountinfo: str) -> list[tuple[str, str]]:
+    """(mount point, file system type) of each line, in mount order."""
+    mounts = []
     for line in mountinfo.splitlines():
         fields = line.split()
-        if len(fields) > 4 and fields[4] in _PROC_FILES:
-            overlaid.append(fields[4])
-    return overlaid
+        # Optional fields sit between the sixth field and the "-" separator.
+        if len(fields) > 7 and "-" in fields[6:-1]:
+            kind = fields[fields.index("-", 6) + 1]
+            mounts.append((_unescape(fields[4]), kind))
+    return mounts
+
+
+def overlaid_proc_files(mountinfo: str, root: str = DEFAULT_PROC) -> list[str]:
+    """Files of the proc ``root`` that another file system is mounted over."""
+    wanted = {os.path.join(root, name) for name in _PROC_FILES}
+    return [point for point, _ in _mounts(mountinfo) if point in wanted]
+
+
+def filesystem_at(mountinfo: str, path: str) -> str | None:
+    """The type of the file system ``path`` lies on; None if none is listed."""
+    found, depth = None, -1
+    for point, kind in _mounts(mountinfo):
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        # The deepest mount point wins; of equal ones, the last mounted.
+        if inside and len(point) >= depth:
+            found, depth = kind, len(point)
+    return found
 
 
 def memory_limit(cgroup: str) -> int | None:
@@ -85,19 +126,47 @@ def in_container() -> bool:
     return "KUBERNETES_SERVICE_HOST" in os.environ or "container" in os.environ
 
 
-def detect_host_view() -> HostView:
-    """Look once; the answer does not change while the process lives."""
+def detect_host_view(proc_path: str = DEFAULT_PROC) -> HostView:
+    """Judge the proc root at ``proc_path``; the answer holds while it is mounted."""
+    proc = HostProc(proc_path)
     contained = in_container()
     try:
+        total = int(parse_meminfo(proc.read("meminfo")).total_gib * GIB)
+    except (OSError, ValueError) as error:
+        if proc.path == DEFAULT_PROC:
+            return HostView(contained, True, proc_path=proc.path)
+        # A root named on purpose that cannot be read is a mount forgotten.
+        reason = f"{proc.file('meminfo')} cannot be read: {_why(error)}"
+        return HostView(contained, False, reason, proc.path)
+    try:
+        # This process's own mounts and cgroup: always its own /proc.
         mountinfo = read_proc("/proc/self/mountinfo").decode(errors="replace")
         cgroup = read_proc("/proc/self/cgroup").decode(errors="replace")
-        total = int(parse_meminfo(read_proc("/proc/meminfo")).total_gib * GIB)
-    except (OSError, ValueError):
-        return HostView(contained, proc_is_host=True)
-    overlaid = overlaid_proc_files(mountinfo)
+    except OSError:
+        return HostView(contained, True, proc_path=proc.path)
+    real = os.path.realpath(proc.path)
+    kind = filesystem_at(mountinfo, real)
+    if kind not in (None, "proc"):
+        reason = f"{proc.path} is on a {kind} file system, not proc"
+        return HostView(contained, False, reason, proc.path)
+    reason = _container_view(real, mountinfo, cgroup, total)
+    if reason:
+        return HostView(True, False, reason, proc.path)
+    return HostView(contained, True, proc_path=proc.path)
+
+
+def _container_view(root: str, mountinfo: str, cgroup: str, total: int) -> str:
+    """Why the proc tree at ``root`` shows a container; "" if it does not."""
+    overlaid = overlaid_proc_files(mountinfo, root)
     if overlaid:
-        return HostView(True, False, f"{', '.join(overlaid)} are overlaid (LXCFS)")
+        return f"{', '.join(overlaid)} are overlaid (LXCFS)"
     limit = memory_limit(cgroup)
     if limit is not None and abs(total - limit) <= _SAME_MEMORY * limit:
-        return HostView(True, False, "MemTotal equals this container's memory limit")
-    return HostView(contained, proc_is_host=True)
+        return "MemTotal equals this container's memory limit"
+    return ""
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

@@ -34,7 +34,7 @@ def local_report(monitor: HostMonitor, now: float) -> dict[str, Any]:
             "inodesTotal": reading.usage.inodes_total,
             "inodesUsedPercent": _round(reading.usage.inodes_used_percent),
         },
-        "pressure": read_pressure(),
+        "pressure": read_pressure(monitor.proc.path),
         "docker": monitor.docker.report(now),
         "gpu": {
             "count": gpu.count,
@@ -43,6 +43,7 @@ def local_report(monitor: HostMonitor, now: float) -> dict[str, Any]:
             "note": gpu.note or None,
         },
         "hostView": {
+            "procPath": view.proc_path,
             "inContainer": view.in_container,
             "procIsHost": view.proc_is_host,
             "reason": view.reason or None,
@@ -60,9 +61,7 @@ def warnings(monitor: HostMonitor, now: float) -> list[str]:
     found: list[str] = []
     view = monitor.host_view
     if not view.proc_is_host:
-        found.append(
-            f"the figures describe this container, not the host ({view.reason})"
-        )
+        found.append(f"{view.proc_path} does not show the host: {view.reason}")
     found.extend(list(monitor.disk.warnings.values()))
     docker = monitor.docker
     snapshot = docker.snapshot

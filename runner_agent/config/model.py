@@ -53,6 +53,7 @@ class HealthcheckConfig:
     interval: float = 10.0
     timeout: float = 5.0
     disk_path: str = ""
+    proc_path: str = "/proc"
     jitter: float = 0.1
     auth_retry_interval: float = 300.0
     cpu_sample_interval: float = 5.0

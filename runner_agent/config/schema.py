@@ -83,6 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("healthcheck.interval", values.duration, 10.0),
     Setting("healthcheck.timeout", values.duration, 5.0),
     Setting("healthcheck.disk_path", values.text, ""),
+    Setting(
+        "healthcheck.proc_path",
+        values.absolute_path,
+        "/proc",
+        "RUNNER_AGENT_PROC_PATH",
+    ),
     Setting("healthcheck.jitter", values.fraction, 0.1),
     Setting("healthcheck.auth_retry_interval", values.duration, 300.0),
     Setting("healthcheck.cpu_sample_interval", values.duration, 5.0),

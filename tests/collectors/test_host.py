@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from runner_agent.collectors import host
 from runner_agent.collectors.host import (
     CpuSampler,
+    HostProc,
     ProcFile,
     busy_percent,
-    cpu_count,
     disk_usage,
-    load15,
-    memory,
+    parse_cpu_count,
     parse_cpu_times,
+    parse_load15,
     parse_meminfo,
 )
 
@@ -47,7 +47,31 @@ def test_cpu_count_is_the_processors_listed_in_proc_cpuinfo():
     with open("/proc/cpuinfo") as stream:
         listed = sum(1 for line in stream if line.startswith("processor"))
 
-    assert cpu_count() == listed
+    assert HostProc().cpu_count() == listed
+
+
+def test_cpu_count_agrees_with_the_online_cpus_os_cpu_count_gives():
+    assert HostProc().cpu_count() == os.cpu_count()
+
+
+def test_cpu_count_is_the_cpun_lines_of_stat():
+    stat = b"cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1\ncpu1 1\ncpu7 1\nctxt 5\n"
+
+    assert parse_cpu_count(stat) == 3
+
+
+def test_a_stat_without_cpun_lines_is_an_error():
+    with pytest.raises(ValueError, match="no cpuN line"):
+        parse_cpu_count(b"cpu  1 2 3 4 5 6 7 8\nctxt 5\n")
+
+
+def test_load15_is_the_third_field_of_loadavg():
+    assert parse_load15(b"0.52 0.58 1.25 2/467 12345\n") == 1.25
+
+
+def test_a_short_loadavg_is_an_error():
+    with pytest.raises(ValueError, match="fewer than three"):
+        parse_load15(b"0.52 0.58\n")
 
 
 def test_cpu_times_count_iowait_as_idle():
@@ -64,7 +88,7 @@ def test_busy_percent_between_two_readings():
 
 
 def test_cpu_sampler_mean_is_a_percentage_before_any_sample():
-    sampler = CpuSampler(window=3)
+    sampler = CpuSampler(window=3, proc=HostProc())
 
     usage = sampler.mean()
 
@@ -73,7 +97,7 @@ def test_cpu_sampler_mean_is_a_percentage_before_any_sample():
 
 
 def test_cpu_sampler_keeps_only_the_last_window_of_samples():
-    sampler = CpuSampler(window=3)
+    sampler = CpuSampler(window=3, proc=HostProc())
 
     for _ in range(5):
         time.sleep(0.02)
@@ -83,40 +107,55 @@ def test_cpu_sampler_keeps_only_the_last_window_of_samples():
     assert 0.0 <= sampler.mean() <= 100.0
 
 
-def _script_cpu_usage(monkeypatch, *percents: int) -> None:
-    """Make each sample of a new sampler read the next of ``percents``.
+class ScriptedStat:
+    """A proc root whose stat file is rewritten before each sample.
 
-    The kernel's /proc/stat counters cannot be scripted, so the function the
-    sampler reads them through is replaced: 100 ticks pass between readings,
-    ``percent`` of them busy.
+    The kernel's counters cannot be scripted, so a directory stands in for
+    /proc: each :meth:`advance` writes the next reading in place (the
+    sampler keeps the file open), 100 ticks later, ``percent`` of them busy.
     """
-    readings = [(0, 0)]
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.busy = self.total = 0
+        root.mkdir(exist_ok=True)
+        self._write()
+
+    def advance(self, percent: int) -> None:
+        self.busy += percent
+        self.total += 100
+        self._write()
+
+    def _write(self) -> None:
+        idle = self.total - self.busy
+        line = f"cpu  {self.busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0\n"
+        (self.root / "stat").write_text(line)
+
+
+def _sample(sampler: CpuSampler, stat: ScriptedStat, *percents: int) -> None:
     for percent in percents:
-        busy, total = readings[-1]
-        readings.append((busy + percent, total + 100))
-    monkeypatch.setattr(host, "cpu_times", iter(readings).__next__)
-
-
-def test_cpu_sampler_mean_is_over_the_last_window_of_samples(monkeypatch):
-    _script_cpu_usage(monkeypatch, 10, 20, 30, 40, 50)
-    sampler = CpuSampler(window=3)
-
-    for _ in range(5):
+        stat.advance(percent)
         sampler.sample()
+
+
+def test_cpu_sampler_mean_is_over_the_last_window_of_samples(tmp_path):
+    stat = ScriptedStat(tmp_path / "proc")
+    sampler = CpuSampler(window=3, proc=HostProc(str(stat.root)))
+
+    _sample(sampler, stat, 10, 20, 30, 40, 50)
 
     assert sampler.count == 3
     assert sampler.mean() == pytest.approx(40.0)
 
 
-def test_cpu_sampler_resize_keeps_the_newest_samples(monkeypatch):
-    _script_cpu_usage(monkeypatch, 10, 20, 30, 40, 50)
-    sampler = CpuSampler(window=5)
-    for _ in range(4):
-        sampler.sample()
+def test_cpu_sampler_resize_keeps_the_newest_samples(tmp_path):
+    stat = ScriptedStat(tmp_path / "proc")
+    sampler = CpuSampler(window=5, proc=HostProc(str(stat.root)))
+    _sample(sampler, stat, 10, 20, 30, 40)
 
     sampler.resize(2)
     resized_mean = sampler.mean()
-    sampler.sample()
+    _sample(sampler, stat, 50)
 
     assert sampler.window == 2
     assert resized_mean == pytest.approx(35.0)
@@ -124,10 +163,22 @@ def test_cpu_sampler_resize_keeps_the_newest_samples(monkeypatch):
     assert sampler.mean() == pytest.approx(45.0)
 
 
+def test_cpu_sampler_over_a_missing_root_starts_with_its_first_reading(tmp_path):
+    root = tmp_path / "proc"
+    sampler = CpuSampler(window=3, proc=HostProc(str(root)))
+    assert sampler.mean() == 0.0
+    stat = ScriptedStat(root)
+
+    _sample(sampler, stat, 10, 30)
+
+    assert sampler.count == 1
+    assert sampler.mean() == pytest.approx(30.0)
+
+
 def test_memory_total_is_memtotal_of_proc_meminfo():
     expected = _meminfo_kib("MemTotal") * 1024 / GIB
 
-    reading = memory()
+    reading = HostProc().memory()
 
     assert reading.total_gib == pytest.approx(expected)
 
@@ -140,7 +191,7 @@ def test_memory_used_percent_is_gopsutils_used_over_total():
 
 
 def test_memory_used_percent_agrees_with_psutils_used_field():
-    reading = memory()
+    reading = HostProc().memory()
     system = psutil.virtual_memory()
 
     assert reading.used_percent == pytest.approx(
@@ -166,7 +217,7 @@ def test_disk_usage_of_a_missing_path_raises_file_not_found(tmp_path):
 
 
 def test_load_is_the_fifteen_minute_load_average():
-    assert load15() == pytest.approx(os.getloadavg()[2], abs=0.05)
+    assert HostProc().load15() == pytest.approx(os.getloadavg()[2], abs=0.05)
 
 
 def test_a_kept_open_proc_file_is_rendered_afresh_on_each_read():

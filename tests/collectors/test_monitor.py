@@ -80,7 +80,7 @@ def test_a_failing_collector_leaves_zero_before_any_good_value(monitor, monkeypa
     def unreadable():
         raise PermissionError(13, "Permission denied", "/proc/meminfo")
 
-    monkeypatch.setattr("runner_agent.collectors.memory", unreadable)
+    monkeypatch.setattr(monitor.proc, "memory", unreadable)
 
     metrics = monitor.metrics()
 
@@ -96,7 +96,7 @@ def test_a_failing_collector_keeps_its_last_good_value(monitor, monkeypatch):
     def unreadable():
         raise PermissionError(13, "Permission denied", "/proc/meminfo")
 
-    monkeypatch.setattr("runner_agent.collectors.memory", unreadable)
+    monkeypatch.setattr(monitor.proc, "memory", unreadable)
     failing = monitor.metrics()
 
     assert failing["memoryGiB"] == good["memoryGiB"]
@@ -114,7 +114,7 @@ def test_a_failure_streak_is_logged_once_and_its_end_once(monitor, monkeypatch):
         raise OSError(5, "Input/output error")
 
     with capture_logs() as logs:
-        monkeypatch.setattr("runner_agent.collectors.memory", unreadable)
+        monkeypatch.setattr(monitor.proc, "memory", unreadable)
         for _ in range(5):
             monitor.metrics()
         monkeypatch.undo()
