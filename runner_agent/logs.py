@@ -32,6 +32,8 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _custom_renderer: Processor | None = None
+# Fields every line of this process carries, whichever thread logs it.
+_process_fields: dict[str, Any] = {}
 _SECRET_NAMES = ("authorization", "api_key", "apikey", "token", "password", "secret")
 
 
@@ -75,9 +77,19 @@ def _renderer(fmt: Format, stream: TextIO) -> Processor:
     return structlog.processors.JSONRenderer(sort_keys=False)
 
 
+def add_process_fields(
+    logger: WrappedLogger, method_name: str, event_dict: EventDict
+) -> EventDict:
+    """Add the fields bound with :func:`bind_process` (an event's own win)."""
+    for key, value in _process_fields.items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
+        add_process_fields,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
@@ -140,8 +152,26 @@ def reset_renderer() -> None:
 
 
 def bind_context(**values: Any) -> None:
-    """Attach values (runner id, command) to every later log line."""
+    """Attach values (a command's name) to later log lines of this thread."""
     structlog.contextvars.bind_contextvars(**values)
+
+
+def bind_process(**values: Any) -> None:
+    """Attach values (the runner id) to every later line of every thread.
+
+    Context variables bound in one thread do not reach threads started
+    elsewhere (a scheduler's pool, a server's workers), so values that
+    belong to the whole process are kept here instead.
+    """
+    global _process_fields
+    # Replaced, never changed in place: a thread may be logging meanwhile.
+    _process_fields = {**_process_fields, **values}
+
+
+def unbind_process(*keys: str) -> None:
+    """Stop adding ``keys`` to log lines."""
+    global _process_fields
+    _process_fields = {k: v for k, v in _process_fields.items() if k not in keys}
 
 
 def event_fields(event: MutableMapping[str, Any]) -> dict[str, Any]:

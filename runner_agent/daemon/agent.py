@@ -1,24 +1,25 @@
 """The daemon: start, beat, watch, serve, reload, stop.
 
 :class:`Daemon` runs in the main thread. Its jobs run on the scheduler's
-threads; the main thread only ticks once a second to handle signals, reload
-the configuration, feed the systemd watchdog and pull forward any job that a
-wall-clock step stranded. Signals only set flags and wake the loop.
+threads; the main thread handles signals, reloads the configuration and
+does its chores (:mod:`.upkeep`), sleeping until the next one is due.
+Signals only set flags and wake it (:mod:`.signals`).
 
-Stopping happens in order: tell systemd, carry out ``lifecycle.on_stop``
-(the heartbeat keeps beating meanwhile), stop the scheduler and wait for
-running jobs, give hooks a moment, close the endpoint, close the client. A
-second SIGTERM or SIGINT abandons whatever is still running.
+Starting happens in order: the local endpoint is bound (a taken address
+must stop the agent before it creates a runner), the identity is obtained,
+then the jobs start. Stopping happens in order: tell systemd, carry out
+``lifecycle.on_stop`` (the heartbeat keeps beating meanwhile), stop the
+scheduler and wait for running jobs, give hooks a moment, close the
+endpoint, close the client. A second SIGTERM or SIGINT abandons whatever
+is still running.
 """
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -26,25 +27,30 @@ from runner_agent import errors, logs
 from runner_agent.collectors import HostMonitor
 from runner_agent.config import Config
 from runner_agent.context import AgentContext
-from runner_agent.daemon.heartbeat import BeatPolicy, Heartbeat
+from runner_agent.daemon.cordon import UndoCordon
+from runner_agent.daemon.heartbeat import NO_SUCH_ROUTE, Heartbeat, retry_policy
 from runner_agent.daemon.hooks import Hooks
+from runner_agent.daemon.reload import warn_about_interval
 from runner_agent.daemon.schedule import Scheduler
 from runner_agent.daemon.sdnotify import SystemdNotifier
-from runner_agent.daemon.startup import obtain_identity
+from runner_agent.daemon.signals import RunSignals
+from runner_agent.daemon.startup import obtain_identity, wrong_api_url
 from runner_agent.daemon.status import AgentStatus, BeatRecord
-from runner_agent.daemon.stopping import run_stop_action, undo_agent_cordon
-from runner_agent.daemon.waker import Waker
+from runner_agent.daemon.stopping import StopAction
+from runner_agent.daemon.upkeep import Upkeep
 from runner_agent.daemon.watch import StateWatch
 from runner_agent.payload import healthcheck_body
 from runner_agent.state import Identity
 
+if TYPE_CHECKING:
+    from runner_agent.daemon.telemetry import Telemetry
+    from runner_agent.httpserver import ServerHandle
+
 log = structlog.get_logger(__name__)
 
-TICK = 1.0
 HEARTBEAT = "healthcheck"
 WATCH = "state-watch"
 UNDO_CORDON = "undo-cordon"
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Daemon:
@@ -57,7 +63,6 @@ class Daemon:
         reload_config: Callable[[], Config] | None = None,
         notifier: SystemdNotifier | None = None,
     ) -> None:
-        self.config = config
         self.reload_config = reload_config
         self.notifier = notifier or SystemdNotifier()
         self.context = AgentContext(config)
@@ -67,43 +72,51 @@ class Daemon:
         self.monitor: HostMonitor | None = None
         self.heartbeat: Heartbeat | None = None
         self.watch: StateWatch | None = None
-        self.server: Any = None
+        self.server: ServerHandle | None = None
         self.exit_code = errors.EXIT_OK
         self.started = threading.Event()
+        self.signals = RunSignals()
         # A stop was asked for; a second one was (abandon what still runs).
-        # Only normal code sets these events: signal handlers set the plain
-        # flags below and wake the main thread, which then sets the events.
-        self.stop_requested = threading.Event()
-        self.force_exit = threading.Event()
-        self._stop_signalled = False
-        self._force_signalled = False
-        self._reload_requested = False
-        self._waker = Waker()
+        self.stop_requested = self.signals.stop_requested
+        self.force_exit = self.signals.force_exit
+        self.upkeep = Upkeep(self.scheduler, self.notifier, HEARTBEAT)
+        self._telemetry: Telemetry | None = None
         self._deleted = False
-        self._deleted_lock = threading.Lock()
+        self._fatal: errors.RunnerAgentError | None = None
+        self._once_lock = threading.Lock()
         self._skip_stop_action = False
-        self._previous_handlers: dict[int, Any] = {}
-        self._last_watchdog = 0.0
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force: the context's, which a reload replaces."""
+        return self.context.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self.context.config = config
 
     # Lifecycle of the whole process.
 
     def run(self) -> int:
         """Run until stopped; return the exit code."""
-        self._install_signal_handlers()
+        self.signals.install()
         try:
+            self._start_local_api()
             identity = obtain_identity(
-                self.context, should_stop=self.stop_requested.is_set, sleep=self._sleep
+                self.context, should_stop=self.stop_requested.is_set, sleep=self._idle
             )
             if identity is not None and not self.stop_requested.is_set():
                 self._start(identity)
                 self._loop()
+            if self._fatal is not None:
+                raise self._fatal
         except errors.RunnerAgentError as error:
             # Reported once, by the command line; the stop below stays quiet.
             self.exit_code = error.exit_code
             raise
         finally:
             self._stop()
-            self._restore_signal_handlers()
+            self.signals.restore()
         return self.exit_code
 
     def request_exit(
@@ -112,14 +125,14 @@ class Daemon:
         """Ask the main loop to stop (from any thread)."""
         self.exit_code = code
         self._skip_stop_action = self._skip_stop_action or skip_stop_action
-        self.stop_requested.set()
-        self._waker.wake()
+        self.signals.request_stop()
 
     def _start(self, identity: Identity) -> None:
         config = self.config
         self.status.identity = identity
         self.status.intent = self.context.state.load_intent()
-        logs.bind_context(runner_id=identity.runner_id)
+        # Every later line, from any thread, says which runner it is about.
+        logs.bind_process(runner_id=identity.runner_id)
         log.info(
             "agent_started",
             runner_id=identity.runner_id,
@@ -127,19 +140,21 @@ class Daemon:
             api_url=config.api_url,
             interval_seconds=config.healthcheck.interval,
         )
-        self._warn_about_interval()
+        warn_about_interval(config)
+        if self.server is not None:
+            log.info("local_api_listening", url=self.server.url)
 
         self.monitor = HostMonitor(config)
         self.status.host_report = self.monitor.local_report
         for job in self.monitor.jobs():
             self.scheduler.add_periodic(job)
-        telemetry = self._start_local_api()
 
+        telemetry = self._telemetry
         self.heartbeat = Heartbeat(
             self.context.client,
             lambda: healthcheck_body(self.config.runner, self._monitor()),
             self.status,
-            _policy(config),
+            retry_policy(config.healthcheck.interval, config.healthcheck),
             timeout=config.healthcheck.timeout,
             on_beat=self._after_beat
             if telemetry is None
@@ -149,10 +164,11 @@ class Daemon:
             self.context.client,
             self.status,
             self.hooks,
-            interval=config.watch.interval,
-            auth_interval=config.healthcheck.auth_retry_interval,
+            retry_policy(config.watch.interval, config.healthcheck),
             on_deleted=self._runner_deleted,
             on_decommissioned=self._runner_decommissioned,
+            on_wrong_route=self._api_url_wrong,
+            on_request=None if telemetry is None else telemetry.observe_request,
         )
         self.scheduler.add_self_paced(
             HEARTBEAT,
@@ -172,21 +188,23 @@ class Daemon:
             first=config.watch.interval if first_read is None else first_read,
         )
         if self.status.intent.cordoned_by_agent:
+            undo = UndoCordon(
+                self.context,
+                identity.runner_id,
+                on_done=self._agent_cordon_undone,
+                on_wrong_route=self._api_url_wrong,
+            )
             self.scheduler.add_self_paced(
-                UNDO_CORDON, self._undo_cordon, fallback_interval=30.0
+                UNDO_CORDON, undo.run, fallback_interval=undo.policy.interval
             )
         self.scheduler.start()
         self.started.set()
 
     def _loop(self) -> None:
         while not self.stop_requested.is_set():
-            self.status.tick()
-            if self._reload_requested:
-                self._reload_requested = False
+            if self.signals.take_reload():
                 self._reload()
-            self._pull_forward_stranded_jobs()
-            self._feed_watchdog()
-            self._sleep(TICK)
+            self._sleep(self.upkeep.run(self.config))
 
     def _stop(self) -> None:
         self.status.set_mode("stopping")
@@ -197,13 +215,10 @@ class Daemon:
             and not self._skip_stop_action
             and self.started.is_set()
         ):
-            run_stop_action(
-                self.context,
-                self.status,
-                self.notifier,
-                identity.runner_id,
-                abandoned=self.force_exit.is_set,
-                sleep=self._sleep,
+            StopAction(
+                self.context, self.status, self.notifier, identity.runner_id
+            ).carry_out(
+                wait=self._sleep, forced=self.force_exit.is_set, wake=self.signals.wake
             )
         self.scheduler.shutdown(wait=not self.force_exit.is_set())
         self.hooks.wait(0 if self.force_exit.is_set() else 5.0)
@@ -214,8 +229,9 @@ class Daemon:
         self.context.close()
         if self.started.is_set():
             log.info("agent_stopped", exit_code=self.exit_code)
+        logs.unbind_process("runner_id")
         self.notifier.close()
-        self._waker.close()
+        self.signals.close()
 
     # Jobs.
 
@@ -225,6 +241,10 @@ class Daemon:
         outcome = self.heartbeat.beat()
         if outcome.result == "deleted":
             self._runner_deleted()
+            return None
+        if outcome.result == NO_SUCH_ROUTE:
+            assert isinstance(outcome.error, errors.NoSuchRouteError)
+            self._api_url_wrong(outcome.error)
             return None
         if first and outcome.result == "accepted":
             # The fleet spreads out: after the beat at start, a random offset.
@@ -245,17 +265,13 @@ class Daemon:
             f"healthcheck accepted in {record.latency_ms:.0f} ms; runner {state}"
         )
 
-    def _undo_cordon(self) -> float | None:
-        identity = self.status.identity
-        if identity is None or undo_agent_cordon(self.context, identity.runner_id):
-            self.status.intent = self.context.state.load_intent()
-            self.scheduler.remove(UNDO_CORDON)
-            return None
-        return 30.0
+    def _agent_cordon_undone(self) -> None:
+        self.status.intent = self.context.state.load_intent()
+        self.scheduler.remove(UNDO_CORDON)
 
     def _runner_deleted(self) -> None:
         """Both the heartbeat and the watch may find out; act once."""
-        with self._deleted_lock:
+        with self._once_lock:
             if self._deleted:
                 return
             self._deleted = True
@@ -269,6 +285,16 @@ class Daemon:
         if self.config.lifecycle.exit_when_deleted:
             self.request_exit(errors.EXIT_NOT_FOUND, skip_stop_action=True)
 
+    def _api_url_wrong(self, error: errors.NoSuchRouteError) -> None:
+        """Stop: no request can work; the command line says why, once."""
+        fatal = wrong_api_url(self.config, error)
+        with self._once_lock:
+            if self._fatal is not None:
+                return
+            self._fatal = fatal
+        self.scheduler.remove(HEARTBEAT)
+        self.request_exit(fatal.exit_code, skip_stop_action=True)
+
     def _runner_decommissioned(self) -> None:
         if self.config.lifecycle.exit_when_decommissioned:
             log.info("exiting_when_decommissioned")
@@ -278,65 +304,17 @@ class Daemon:
         assert self.monitor is not None
         return self.monitor
 
-    # Main-loop chores.
+    # The main thread.
 
-    def _pull_forward_stranded_jobs(self) -> None:
-        grace = max(5.0, 2 * self.config.healthcheck.interval)
-        for name in self.scheduler.overdue(grace):
-            log.warning("job_stranded", job=name, hint="the wall clock moved")
-            self.scheduler.reschedule(name, 0)
-
-    def _feed_watchdog(self) -> None:
-        interval = self.notifier.watchdog_interval
-        if interval is None or not self.status.healthcheck_fresh():
+    def _start_local_api(self) -> None:
+        if self.config.local_api.address is None:
             return
-        now = time.monotonic()
-        if now - self._last_watchdog >= min(interval, TICK * 5):
-            self._last_watchdog = now
-            self.notifier.watchdog()
+        # Imported only when on: the server and the metrics cost memory.
+        from runner_agent.daemon.local_api import start_local_api
 
-    def _start_local_api(self) -> Any:
-        address = self.config.local_api.address
-        if address is None:
-            return None
-        from runner_agent.daemon.local_api import LocalApi
-        from runner_agent.daemon.telemetry import Telemetry
-        from runner_agent.httpserver import serve_in_thread
-
-        telemetry = Telemetry(self.status)
-        mounts = {}
-        if self.config.local_api.rest:
-            from runner_agent.rest_adapter import build_rest_app
-
-            mounts["/v1"] = build_rest_app(self.context)
-        host, port = address
-        try:
-            self.server = serve_in_thread(
-                LocalApi(self.status, telemetry, mounts=mounts),
-                host=host,
-                port=port,
-                threads=2,
-                name="local-api",
-            )
-        except OSError as error:
-            raise errors.ConfigError(
-                f"cannot listen on {self.config.local_api.listen}: {error.strerror}",
-                key="local_api.listen",
-                origin=str(self.config.origin("local_api.listen")),
-            ) from None
-        log.info("local_api_listening", url=self.server.url)
-        return telemetry
-
-    def _warn_about_interval(self) -> None:
-        interval = self.config.healthcheck.interval
-        if interval * 3 > 60:
-            log.warning(
-                "interval_too_long",
-                interval_seconds=interval,
-                hint="the control plane marks a runner unresponsive after 60 s "
-                "without a healthcheck; keep three beats inside that budget "
-                "(an interval of 20 s or less)",
-            )
+        endpoint = start_local_api(self.context, self.status)
+        if endpoint is not None:
+            self.server, self._telemetry = endpoint.server, endpoint.telemetry
 
     def _reload(self) -> None:
         if self.reload_config is None:
@@ -354,44 +332,19 @@ class Daemon:
 
         apply_reload(self, new)
 
-    # Signals.
-
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (*_STOP_SIGNALS, signal.SIGHUP):
-            self._previous_handlers[sig] = signal.signal(sig, self._handle_signal)
-
-    def _restore_signal_handlers(self) -> None:
-        for sig, handler in self._previous_handlers.items():
-            signal.signal(sig, handler)
-        self._previous_handlers.clear()
-
-    def _handle_signal(self, signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            self._reload_requested = True
-        elif self._stop_signalled or self.stop_requested.is_set():
-            # A second stop signal: abandon the stop action and go.
-            self._force_signalled = True
-        else:
-            self._stop_signalled = True
-        self._waker.wake()
+    def _idle(self, seconds: float) -> None:
+        """Wait ``seconds`` (less on a stop), doing the main loop's chores."""
+        deadline = time.monotonic() + seconds
+        while not self.stop_requested.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._sleep(min(remaining, self.upkeep.run(self.config)))
 
     def _sleep(self, seconds: float) -> None:
-        """Sleep in the main thread, waking early for signals and exits."""
-        self._waker.sleep(seconds)
-        if self._stop_signalled:
-            self.stop_requested.set()
-        if self._force_signalled:
-            self.force_exit.set()
-
-
-def _policy(config: Config) -> BeatPolicy:
-    return BeatPolicy(
-        interval=config.healthcheck.interval,
-        jitter=config.healthcheck.jitter,
-        auth_interval=config.healthcheck.auth_retry_interval,
-    )
+        """Sleep in the main thread, saying when it will be back (``/healthz``)."""
+        self.status.tick(seconds)
+        self.signals.sleep(seconds)
 
 
 def _chain(*callbacks: Callable[[BeatRecord], None]) -> Callable[[BeatRecord], None]:

@@ -20,6 +20,7 @@ import structlog
 
 from runner_agent import errors
 from runner_agent.client import RunnersClient
+from runner_agent.config import HealthcheckConfig
 from runner_agent.daemon.failures import FailureLog
 from runner_agent.daemon.status import AgentStatus, BeatRecord
 from runner_agent.state import utc_now
@@ -27,6 +28,13 @@ from runner_agent.state import utc_now
 log = structlog.get_logger(__name__)
 
 ACCEPTED = "accepted"
+# A wrong api_url: the daemon stops (exit code 78) rather than retry.
+NO_SUCH_ROUTE = "no_such_route"
+# Refused keys: retried only slowly, since fast retries get the whole
+# organisation rate-limited.
+AUTH_REFUSED = ("unauthorized", "forbidden", "missing_key")
+# What may heal by itself: worth retrying soon.
+TRANSIENT = ("timeout", "unreachable", "rate_limited", "server_error")
 
 _RESULTS: tuple[tuple[type[errors.RunnerAgentError], str], ...] = (
     (errors.ApiTimeoutError, "timeout"),
@@ -35,6 +43,7 @@ _RESULTS: tuple[tuple[type[errors.RunnerAgentError], str], ...] = (
     (errors.UnauthorizedError, "unauthorized"),
     (errors.ForbiddenError, "forbidden"),
     (errors.NotFoundError, "deleted"),
+    (errors.NoSuchRouteError, NO_SUCH_ROUTE),
     (errors.ServerError, "server_error"),
     (errors.InvalidResponseError, "invalid_response"),
     (errors.MissingCredentialError, "missing_key"),
@@ -76,18 +85,32 @@ class BeatPolicy:
         if result in (ACCEPTED, "rejected"):
             # A rejected body will not improve by retrying sooner.
             return self.regular()
-        if result in ("unauthorized", "forbidden", "missing_key"):
+        if result in AUTH_REFUSED:
             return self.auth_interval * random.uniform(1, 1 + self.jitter)
         backoff = self._backoff(failures)
         if result == "rate_limited":
             return max(retry_after or 0.0, backoff)
         return backoff
 
+    def after_failure(self, error: errors.RunnerAgentError, failures: int) -> float:
+        """The delay before trying again after ``error``, the n-th in a row."""
+        retry_after = getattr(error, "retry_after", None)
+        return self.next_delay(classify(error), failures, retry_after)
+
     def _backoff(self, failures: int) -> float:
         """Equal-jitter exponential backoff, never slower than a regular beat."""
         growth = 2.0 ** max(failures - 1, 0)
         ceiling = min(self.interval, self.backoff_base * growth)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_policy(interval: float, healthcheck: HealthcheckConfig) -> BeatPolicy:
+    """A policy at ``interval`` with the configured jitter and auth slow-down."""
+    return BeatPolicy(
+        interval=interval,
+        jitter=healthcheck.jitter,
+        auth_interval=healthcheck.auth_retry_interval,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,8 +187,11 @@ class Heartbeat:
             self.status.set_mode("beating")
             log.debug("healthcheck_accepted", latency_ms=round(record.latency_ms, 1))
             return
+        if record.result == NO_SUCH_ROUTE:
+            # Not a failure to retry: the daemon stops and says why, once.
+            return
         self.failures.failed(record.result, record.error)
-        if record.result in ("unauthorized", "forbidden", "missing_key"):
+        if record.result in AUTH_REFUSED:
             self.status.set_mode("auth_refused")
         elif record.result == "rate_limited":
             self.status.set_mode("rate_limited")

@@ -8,22 +8,27 @@ A small WSGI application, served on loopback by default:
 ``/metrics``  Prometheus text format
 
 Further routes (the REST adapter) can be mounted under a prefix.
+:func:`start_local_api` binds it before the daemon registers, so a taken
+address stops the agent before it has created a runner.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from runner_agent import errors
+from runner_agent.context import AgentContext
 from runner_agent.daemon.status import AgentStatus
 from runner_agent.daemon.telemetry import CONTENT_TYPE, Telemetry
+from runner_agent.httpserver import ServerHandle, serve_in_thread
 from runner_agent.wsgi import Response, json_response
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# The main loop ticks every second; three missed ticks mean it is stuck.
+# The main loop sleeps until its next chore; this late past it, it is stuck.
 LOOP_STALE_AFTER = 5.0
 
 
@@ -52,7 +57,7 @@ class LocalApi:
             return _json(start_response, 405, {"error": "only GET is served here"})
 
         if path == "/healthz":
-            alive = time.monotonic() - self.status.loop_monotonic < LOOP_STALE_AFTER
+            alive = self.status.loop_alive(LOOP_STALE_AFTER)
             body: dict[str, Any] = {"status": "alive" if alive else "stuck"}
             return _json(start_response, 200 if alive else 503, body)
         if path == "/readyz":
@@ -71,3 +76,46 @@ class LocalApi:
 
 def _json(start_response: StartResponse, status: int, body: Any) -> Iterable[bytes]:
     return json_response(status, body).send(start_response)
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    """The running endpoint and the metrics it serves."""
+
+    server: ServerHandle
+    telemetry: Telemetry
+
+
+def start_local_api(context: AgentContext, status: AgentStatus) -> LocalEndpoint | None:
+    """Listen on ``local_api.listen``; None when it is off.
+
+    A taken or forbidden address is a configuration error (exit code 78).
+    The caller logs ``local_api_listening`` once the agent has started, so
+    that a start that fails on its configuration stays one line.
+    """
+    config = context.config
+    address = config.local_api.address
+    if address is None:
+        return None
+    telemetry = Telemetry(status)
+    mounts: dict[str, WsgiApp] = {}
+    if config.local_api.rest:
+        from runner_agent.rest_adapter import build_rest_app
+
+        mounts["/v1"] = build_rest_app(context)
+    host, port = address
+    try:
+        server = serve_in_thread(
+            LocalApi(status, telemetry, mounts=mounts),
+            host=host,
+            port=port,
+            threads=2,
+            name="local-api",
+        )
+    except OSError as error:
+        raise errors.ConfigError(
+            f"cannot listen on {config.local_api.listen}: {error.strerror}",
+            key="local_api.listen",
+            origin=str(config.origin("local_api.listen")),
+        ) from None
+    return LocalEndpoint(server, telemetry)

@@ -6,9 +6,12 @@ watch) return the delay until their next run, which lets the heartbeat
 retry sooner after a failure or wait out a ``Retry-After``; their trigger is
 only a fallback that keeps them going should a run not report back.
 
-APScheduler plans with the wall clock. The daemon's main loop therefore
-watches the self-paced jobs with the monotonic clock (:meth:`Scheduler.overdue`)
-and pulls a job forward if a clock step left it stranded in the future.
+APScheduler plans with the wall clock. So every job also has a monotonic
+due time here: for a self-paced job the delay it asked for, for a periodic
+job the latest its interval and jitter allow. The daemon's main loop
+watches these (:meth:`Scheduler.overdue`) and pulls a job forward if a
+backward clock step left it stranded in the future, and asks
+:meth:`Scheduler.on_time` whether the heartbeat keeps its own plan.
 """
 
 from __future__ import annotations
@@ -71,15 +74,27 @@ class Scheduler:
             timezone=UTC,
         )
         self._due: dict[str, float] = {}
-        self._running: set[str] = set()
+        self._planned: set[str] = set()
+        # When each running job started.
+        self._running: dict[str, float] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._closing = False
 
     def add_periodic(self, job: PeriodicJob, *, jitter: float = 0.0) -> None:
         first = 0.0 if job.run_at_start else job.interval
+        # The longest a run may follow the previous one, as planned.
+        longest = job.interval * (1 + jitter)
+
+        def periodic() -> None:
+            self._guarded(job.name, job.run)()
+            with self._lock:
+                if not self._closing and job.name in self._planned:
+                    self._due[job.name] = time.monotonic() + longest
+
+        self._plan(job.name, first)
         self._scheduler.add_job(
-            self._guarded(job.name, job.run),
+            periodic,
             JitteredInterval(job.interval, jitter, first),
             id=job.name,
             name=job.name,
@@ -103,8 +118,7 @@ class Scheduler:
             if delay is not None:
                 self.reschedule(name, delay)
 
-        with self._lock:
-            self._due[name] = time.monotonic() + first
+        self._plan(name, first)
         self._scheduler.add_job(
             paced,
             JitteredInterval(fallback_interval, 0.1, first),
@@ -115,19 +129,27 @@ class Scheduler:
     def reschedule(self, name: str, delay: float) -> None:
         """Run ``name`` next in ``delay`` seconds (0 runs it now)."""
         with self._lock:
-            if self._closing:
+            # A job removed while it ran must not come back as a due time.
+            if self._closing or name not in self._planned:
                 return
             self._due[name] = time.monotonic() + delay
-        when = datetime.now(UTC) + timedelta(seconds=delay)
-        try:
-            self._scheduler.modify_job(name, next_run_time=when)
-        except (JobLookupError, SchedulerNotRunningError):
-            return
-        self._scheduler.wakeup()
+        self._set_next_run(name, delay)
+
+    def pull_forward(self, name: str) -> None:
+        """Run a stranded job now, keeping the due time it missed.
+
+        Should the job still not run (the scheduler's thread is gone), it
+        stays overdue, and :meth:`on_time` keeps saying so.
+        """
+        with self._lock:
+            if self._closing:
+                return
+        self._set_next_run(name, 0.0)
 
     def remove(self, name: str) -> None:
         with self._lock:
             self._due.pop(name, None)
+            self._planned.discard(name)
         try:
             self._scheduler.remove_job(name)
         except JobLookupError:
@@ -137,7 +159,7 @@ class Scheduler:
         return self._scheduler.get_job(name) is not None
 
     def overdue(self, grace: float) -> list[str]:
-        """Self-paced jobs due more than ``grace`` seconds ago and not running."""
+        """Jobs due more than ``grace`` seconds ago and not running."""
         now = time.monotonic()
         with self._lock:
             return [
@@ -145,6 +167,31 @@ class Scheduler:
                 for name, due in self._due.items()
                 if now - due > grace and name not in self._running
             ]
+
+    def next_overdue_in(self, grace: float) -> float | None:
+        """Seconds until a job not overdue yet would become so; None if none."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [
+                due + grace - now
+                for name, due in self._due.items()
+                if due + grace >= now and name not in self._running
+            ]
+        return min(waits, default=None)
+
+    def on_time(self, name: str, *, late_after: float, stuck_after: float) -> bool:
+        """Whether ``name`` keeps its plan: not overdue, not running too long.
+
+        A job that is not scheduled (removed, or waiting on its fallback)
+        has no plan to miss.
+        """
+        now = time.monotonic()
+        with self._lock:
+            started = self._running.get(name)
+            if started is not None:
+                return now - started <= stuck_after
+            due = self._due.get(name)
+            return due is None or now - due <= late_after
 
     def start(self) -> None:
         self._scheduler.start()
@@ -167,12 +214,25 @@ class Scheduler:
                 while self._running and time.monotonic() < deadline:
                     self._idle.wait(max(0.0, deadline - time.monotonic()))
 
+    def _plan(self, name: str, first: float) -> None:
+        with self._lock:
+            self._planned.add(name)
+            self._due[name] = time.monotonic() + first
+
+    def _set_next_run(self, name: str, delay: float) -> None:
+        when = datetime.now(UTC) + timedelta(seconds=delay)
+        try:
+            self._scheduler.modify_job(name, next_run_time=when)
+        except (JobLookupError, SchedulerNotRunningError):
+            return
+        self._scheduler.wakeup()
+
     def _guarded(self, name: str, run: Callable[[], Any]) -> Callable[[], Any]:
         """Run a job so that an unexpected error is logged, never lost."""
 
         def guarded() -> Any:
             with self._lock:
-                self._running.add(name)
+                self._running[name] = time.monotonic()
                 self._due.pop(name, None)
             try:
                 return run()
@@ -182,7 +242,7 @@ class Scheduler:
                 return None
             finally:
                 with self._lock:
-                    self._running.discard(name)
+                    self._running.pop(name, None)
                     self._idle.notify_all()
 
         return guarded

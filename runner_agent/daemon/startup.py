@@ -3,8 +3,8 @@
 Registration at start retries what can heal by itself (the network, the
 control plane, rate limits) with backoff, slows right down on a refused
 key, and turns what cannot heal (a bad region, a name held by another
-runner) into a configuration error so that systemd stops restarting a unit
-that cannot work.
+runner, an ``api_url`` that leads to no runners API) into a configuration
+error so that systemd stops restarting a unit that cannot work.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from runner_agent import errors
 from runner_agent.config import Config
 from runner_agent.context import AgentContext
 from runner_agent.daemon.failures import FailureLog
-from runner_agent.daemon.heartbeat import BeatPolicy, classify
+from runner_agent.daemon.heartbeat import classify, retry_policy
 from runner_agent.registration import (
     RegistrationRequest,
     default_runner_name,
@@ -75,6 +75,15 @@ def obtain_identity(
     return _retrying(context, should_stop, sleep, attempt, "registration")
 
 
+def wrong_api_url(config: Config, error: errors.NoSuchRouteError) -> errors.ConfigError:
+    """The error that stops the daemon when api_url leads to no runners API."""
+    return errors.ConfigError(
+        f"{config.api_url} does not serve the runners API: {error}",
+        key="api_url",
+        origin=str(config.origin("api_url")),
+    )
+
+
 def _retrying(
     context: AgentContext,
     should_stop: Callable[[], bool],
@@ -82,23 +91,23 @@ def _retrying(
     attempt: Callable[[], Identity],
     operation: str,
 ) -> Identity | None:
-    policy = BeatPolicy(
-        interval=min(30.0, max(context.config.healthcheck.interval, 1.0)),
-        auth_interval=context.config.healthcheck.auth_retry_interval,
+    policy = retry_policy(
+        min(30.0, max(context.config.healthcheck.interval, 1.0)),
+        context.config.healthcheck,
     )
     failures = FailureLog(operation)
     while not should_stop():
         try:
             identity = attempt()
+        except errors.NoSuchRouteError as error:
+            raise wrong_api_url(context.config, error) from error
         except (errors.BadRequestError, errors.ConflictError) as error:
             raise errors.ConfigError(
                 f"the control plane refused the {operation}: {error}"
             ) from error
         except errors.ApiError as error:
-            result = classify(error)
-            failures.failed(result, str(error))
-            retry_after = getattr(error, "retry_after", None)
-            sleep(policy.next_delay(result, failures.count, retry_after))
+            failures.failed(classify(error), str(error))
+            sleep(policy.after_failure(error, failures.count))
             continue
         failures.succeeded()
         return identity

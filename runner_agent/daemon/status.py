@@ -75,7 +75,8 @@ class AgentStatus:
     host_report: Callable[[], dict[str, Any]] | None = None
     started_at: str = field(default_factory=utc_now)
     started_monotonic: float = field(default_factory=time.monotonic)
-    loop_monotonic: float = field(default_factory=time.monotonic)
+    # When the main loop means to wake next (it says so before each sleep).
+    loop_due: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_beat(self, record: BeatRecord, payload: dict[str, Any] | None) -> None:
@@ -101,9 +102,14 @@ class AgentStatus:
         with self._lock:
             self.mode = mode
 
-    def tick(self) -> None:
-        """The main loop is alive."""
-        self.loop_monotonic = time.monotonic()
+    def tick(self, back_in: float = 0.0) -> None:
+        """The main loop is alive and will wake again within ``back_in`` seconds."""
+        self.loop_due = time.monotonic() + back_in
+
+    def loop_alive(self, grace: float, now: float | None = None) -> bool:
+        """Whether the main loop woke when it meant to, give or take ``grace``."""
+        now = time.monotonic() if now is None else now
+        return now <= self.loop_due + grace
 
     def healthcheck_fresh(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now

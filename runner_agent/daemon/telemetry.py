@@ -69,7 +69,11 @@ class Telemetry:
 
     def observe_beat(self, record: BeatRecord) -> None:
         self.healthchecks.labels(record.result).inc()
-        self.latency.labels("healthcheck").observe(record.latency_ms / 1000)
+        self.observe_request("healthcheck", record.latency_ms / 1000)
+
+    def observe_request(self, operation: str, seconds: float) -> None:
+        """One request's duration, answered or not (``healthcheck``, ``runners_me``)."""
+        self.latency.labels(operation).observe(seconds)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

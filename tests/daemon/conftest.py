@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,38 @@ def the_runner(emulator) -> dict[str, Any]:
     runners = control(emulator, "GET", "/state")["runners"]
     assert len(runners) == 1
     return runners[0]
+
+
+def seconds(entry) -> float:
+    """When the emulator logged a request, in Unix time."""
+    return datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp()
+
+
+def gaps(entries) -> list[float]:
+    times = [seconds(entry) for entry in entries]
+    return [later - earlier for earlier, later in pairwise(times)]
+
+
+def wait_until(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def requests_to(emulator, method: str, path_start: str) -> list[dict[str, Any]]:
+    """The requests logged for ``method`` on paths under ``/api`` + ``path_start``."""
+    log = httpx.get(f"{emulator.control_url}/requests").json()
+    return [
+        entry
+        for entry in log
+        if entry["method"] == method and entry["path"].startswith("/api" + path_start)
+    ]
+
+
+def inject(emulator, **fault: Any) -> None:
+    """Put a fault in force (see runner_agent.emulator.faults)."""
+    control(emulator, "POST", "/faults", json=fault)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -90,3 +92,45 @@ def test_the_rest_adapter_is_served_when_enabled(emulator, config_file, start_ag
     assert me.status_code == 200
     assert me.json()["apiKey"].startswith("****")
     assert cordon.status_code == 403
+
+
+def test_a_taken_port_stops_the_agent_before_it_creates_a_runner(
+    emulator, config_file, start_agent
+):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    config = config_file("[healthcheck]\ninterval = 0.3\n")
+    config.write_text(config.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}"))
+
+    try:
+        agent = start_agent(config)
+        code = agent.process.wait(timeout=15)
+        agent.stop()
+    finally:
+        taken.close()
+
+    lines = agent.log_text().strip().splitlines()
+    assert code == 78
+    assert len(lines) == 1
+    assert f"local_api.listen (from {config})" in lines[0]
+    assert control(emulator, "GET", "/state")["runners"] == []
+
+
+def test_the_latency_histogram_covers_the_state_watch_too(
+    emulator, config_file, start_agent
+):
+    config = config_file('[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n')
+    agent = start_agent(config)
+    url = agent.local_url
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+
+    metrics = httpx.get(f"{url}/metrics").text
+    agent.stop()
+
+    values = samples(metrics)
+    count = "runner_agent_request_duration_seconds_count"
+    # The read at start and the one right after the first accepted beat.
+    assert values[(count, (("operation", "runners_me"),))] >= 2
+    assert values[(count, (("operation", "healthcheck"),))] >= 1

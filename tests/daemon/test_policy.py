@@ -138,3 +138,98 @@ def test_a_crashing_job_is_logged_and_keeps_its_schedule():
             scheduler.shutdown()
 
     assert any(event["event"] == "job_crashed" for event in events)
+
+
+class SteppedClock:
+    """The wall clock, offset by a step that a test makes.
+
+    Stepping the host's real clock needs privileges and would upset every
+    other process on it; the scheduler only reads the wall clock through
+    ``datetime.now``, so an offset there is what a step looks like to it.
+    """
+
+    offset = timedelta(0)
+
+    @classmethod
+    def datetime(cls) -> type[datetime]:
+        clock = cls
+
+        class Stepped(datetime):
+            @classmethod
+            def now(cls, tz=None):  # type: ignore[override]
+                return datetime.now(tz) + clock.offset
+
+        return Stepped
+
+
+def test_a_periodic_job_frozen_by_a_backward_clock_step_is_pulled_forward(
+    monkeypatch,
+):
+    stepped = SteppedClock.datetime()
+    monkeypatch.setattr("apscheduler.schedulers.base.datetime", stepped)
+    monkeypatch.setattr("runner_agent.daemon.schedule.datetime", stepped)
+    scheduler = Scheduler()
+    runs: list[float] = []
+    scheduler.add_periodic(PeriodicJob("host-cpu", 0.1, lambda: runs.append(1)))
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        SteppedClock.offset = -timedelta(hours=1)
+        time.sleep(0.2)
+        frozen_at = len(runs)
+        time.sleep(0.3)
+        frozen = len(runs) == frozen_at
+        overdue = scheduler.overdue(grace=0.1)
+        for name in overdue:
+            scheduler.pull_forward(name)
+        time.sleep(0.5)
+    finally:
+        SteppedClock.offset = timedelta(0)
+        scheduler.shutdown()
+
+    assert frozen
+    assert overdue == ["host-cpu"]
+    assert len(runs) >= frozen_at + 3
+
+
+def test_a_job_not_run_long_after_its_due_time_is_not_on_time():
+    scheduler = Scheduler()
+    scheduler.add_self_paced("beat", lambda: 60.0, fallback_interval=60.0)
+
+    # Not started: the job's due time passes while it never runs.
+    on_time_at_first = scheduler.on_time("beat", late_after=0.1, stuck_after=1.0)
+    time.sleep(0.2)
+
+    assert on_time_at_first
+    assert not scheduler.on_time("beat", late_after=0.1, stuck_after=1.0)
+    assert scheduler.on_time("never-added", late_after=0.1, stuck_after=1.0)
+
+
+def test_a_job_running_too_long_is_not_on_time_until_it_returns():
+    scheduler = Scheduler()
+    running, release = threading.Event(), threading.Event()
+
+    def stuck() -> float:
+        running.set()
+        release.wait(10)
+        return 60.0
+
+    scheduler.add_self_paced("beat", stuck, fallback_interval=60.0)
+    scheduler.start()
+    try:
+        assert running.wait(5)
+        on_time_while_young = scheduler.on_time("beat", late_after=0.1, stuck_after=0.2)
+        time.sleep(0.3)
+        on_time_when_stuck = scheduler.on_time("beat", late_after=0.1, stuck_after=0.2)
+        release.set()
+        time.sleep(0.1)
+        on_time_after = scheduler.on_time("beat", late_after=0.1, stuck_after=0.2)
+    finally:
+        release.set()
+        scheduler.shutdown()
+
+    assert on_time_while_young
+    assert not on_time_when_stuck
+    assert on_time_after

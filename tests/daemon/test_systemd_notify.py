@@ -6,9 +6,15 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
+from structlog.testing import capture_logs
 
-from tests.daemon.conftest import control
+from runner_agent.config import Config, HealthcheckConfig
+from runner_agent.daemon.schedule import Scheduler
+from runner_agent.daemon.sdnotify import SystemdNotifier
+from runner_agent.daemon.upkeep import Upkeep
+from tests.daemon.conftest import inject
 
 
 class NotifySocket:
@@ -79,22 +85,79 @@ def test_ready_status_watchdog_and_stopping_reach_systemd(
     assert int(extend.split("=")[1]) >= 1_000_000
 
 
-def test_no_watchdog_while_healthchecks_are_not_accepted(
-    notify, emulator, config_file, start_agent
+@pytest.mark.parametrize(
+    ("fault", "mode"),
+    [
+        ({"status": 401}, "auth_refused"),
+        ({"status": 429, "retryAfter": 30}, "rate_limited"),
+        ({"drop": True}, "retrying"),
+    ],
+)
+def test_the_watchdog_is_fed_while_the_agent_waits_on_purpose(
+    notify, emulator, config_file, start_agent, fault, mode
 ):
-    refused = {"path": "/runners/healthcheck", "status": 503, "count": -1}
-    control(emulator, "POST", "/faults", json=refused)
-    config = config_file("[healthcheck]\ninterval = 0.3\n")
-    agent = start_agent(config, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
+    inject(emulator, path="/runners/healthcheck", count=-1, **fault)
+    config = config_file('[healthcheck]\ninterval = 0.3\nauth_retry_interval = "30s"\n')
+    agent = start_agent(config, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="400000")
+    url = agent.local_url
 
     agent.wait_for("operation_failing")
+    fed_before = notify.lines().count("WATCHDOG=1")
     time.sleep(1.5)
+    fed_after = notify.lines().count("WATCHDOG=1")
+    status = httpx.get(f"{url}/status").json()
     agent.stop()
 
     lines = notify.lines()
+    assert status["mode"] == mode
+    assert fed_after - fed_before >= 4
     assert "READY=1" not in lines
-    assert "WATCHDOG=1" not in lines
     assert any(line.startswith("STATUS=healthcheck failing") for line in lines)
+    assert not agent.named("watchdog_withheld")
+
+
+def test_the_watchdog_is_withheld_while_the_heartbeat_job_is_stuck(notify):
+    notifier = SystemdNotifier(
+        {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"}
+    )
+    scheduler = Scheduler()
+    running, release = threading.Event(), threading.Event()
+
+    def stuck_beat() -> float:
+        running.set()
+        release.wait(10)
+        return 60.0
+
+    scheduler.add_self_paced("healthcheck", stuck_beat, fallback_interval=60.0)
+    upkeep = Upkeep(scheduler, notifier, "healthcheck", min_grace=0.2)
+    config = Config(healthcheck=HealthcheckConfig(interval=0.05, timeout=0.05))
+
+    def chores(seconds: float) -> int:
+        """Run the main loop's chores for a while; WATCHDOG=1 heard by then."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(upkeep.run(config), deadline - time.monotonic()))
+        time.sleep(0.1)
+        return notify.lines().count("WATCHDOG=1")
+
+    scheduler.start()
+    with capture_logs() as events:
+        try:
+            assert running.wait(5)
+            fed_at_first = chores(0.1)
+            time.sleep(0.3)
+            fed_when_stuck = chores(0.6)
+            release.set()
+            fed_again = chores(0.3)
+        finally:
+            release.set()
+            scheduler.shutdown()
+            notifier.close()
+
+    assert fed_at_first >= 1
+    assert fed_when_stuck == fed_at_first
+    assert fed_again > fed_when_stuck
+    assert [e["event"] for e in events] == ["watchdog_withheld", "watchdog_resumed"]
 
 
 def test_without_systemd_the_agent_is_silent_and_fine(config_file, start_agent):

@@ -17,7 +17,10 @@ from tests.cli.conftest import base_env
 from tests.daemon.conftest import (
     AgentProcess,
     control,
+    inject,
     org,
+    requests_to,
+    seconds,
     set_unschedulable,
     the_runner,
 )
@@ -180,3 +183,34 @@ def test_a_grandchild_that_left_the_group_does_not_hold_the_hook(tmp_path):
     assert escaped
     assert took < 0.5 + REAP_TIMEOUT + 1.5
     assert [e["event"] for e in logs] == ["hook_timed_out"]
+
+
+def test_the_watch_waits_out_a_retry_after(emulator, config_file, start_agent):
+    config = config_file('[healthcheck]\ninterval = 0.3\n[watch]\ninterval = "0.2s"\n')
+    agent = start_agent(config)
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+    inject(emulator, method="GET", path="/runners/me", status=429, retryAfter=2)
+
+    agent.wait_for("operation_recovered", lambda e: e["operation"] == "state_watch")
+    agent.stop()
+
+    reads = requests_to(emulator, "GET", "/runners/me")
+    limited = next(i for i, e in enumerate(reads) if e["status"] == 429)
+    assert seconds(reads[limited + 1]) - seconds(reads[limited]) >= 1.9
+
+
+def test_the_watch_slows_down_on_a_refused_key(emulator, config_file, start_agent):
+    config = config_file(
+        '[healthcheck]\ninterval = 0.3\nauth_retry_interval = "3s"\n'
+        '[watch]\ninterval = "0.2s"\n'
+    )
+    agent = start_agent(config)
+    agent.wait_for("runner_state_changed", lambda e: e["new_state"] == "ready")
+    inject(emulator, method="GET", path="/runners/me", status=401, count=-1)
+
+    agent.wait_for("operation_failing", lambda e: e["operation"] == "state_watch")
+    time.sleep(2)
+    reads = requests_to(emulator, "GET", "/runners/me")
+    agent.stop()
+
+    assert [e["status"] for e in reads].count(401) == 1
