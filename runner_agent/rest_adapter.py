@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from runner_agent import lifecycle
+from runner_agent.config import Config
 from runner_agent.config.values import is_loopback
 from runner_agent.context import AgentContext
 from runner_agent.created_runners import CreatedRunnerKeys, created_runner_json
@@ -109,11 +110,15 @@ class RestAdapter:
     def __init__(self, context: AgentContext) -> None:
         config = context.config
         self.context = context
-        self.config = config
         self.client = context.client
         self.keys = CreatedRunnerKeys(config.state_dir)
         address = config.local_api.address
         self.remote = address is not None and not is_loopback(address[0])
+
+    @property
+    def config(self) -> Config:
+        """The daemon's configuration as it is now (a reload replaces it)."""
+        return self.context.config
 
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse

@@ -152,7 +152,7 @@ class Daemon:
         telemetry = self._telemetry
         self.heartbeat = Heartbeat(
             self.context.client,
-            lambda: healthcheck_body(self.config.runner, self._monitor()),
+            lambda: healthcheck_body(self.config.runner, self._monitor(), identity),
             self.status,
             retry_policy(config.healthcheck.interval, config.healthcheck),
             timeout=config.healthcheck.timeout,
