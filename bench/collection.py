@@ -19,10 +19,10 @@ work on a shared machine does not inflate; wall-clock time
     $ .venv/bin/python bench/collection.py
     host collection: median of 41 repeats x 500 calls, disk path /
     candidate                               CPU/call vs floor  wall/call vs floor
-    floor (/proc reads + statvfs)            58.2 us    1.00x    59.8 us    1.00x
-    psutil alone                            132.9 us    2.28x   139.6 us    2.33x
-    runner-agent beat (healthcheck_body)     46.4 us    0.80x    48.9 us    0.82x
-    runner-agent full collection             70.5 us    1.21x    71.8 us    1.20x
+    floor (/proc reads + statvfs)            38.0 us    1.00x    38.0 us    1.00x
+    psutil alone                             69.3 us    1.82x    69.3 us    1.82x
+    runner-agent beat (healthcheck_body)     26.6 us    0.70x    26.6 us    0.70x
+    runner-agent full collection             40.4 us    1.06x    40.8 us    1.07x
 """
 
 from __future__ import annotations

@@ -67,14 +67,15 @@ def run(
 
 
 def _leave_out_unused_libraries() -> None:
-    """Keep rich and pygments out of the daemon's memory.
+    """Keep rich, pygments and click out of the daemon's memory.
 
-    httpx imports its own command line, and structlog its pretty
-    tracebacks, whenever rich is installed (the command line's help needs
-    it); the daemon uses neither, and on every runner host they would cost
-    several megabytes for as long as it runs. Both libraries treat a failed
-    import as "not installed".
+    httpx imports its own command line (click and rich), and structlog its
+    pretty tracebacks (rich), whenever they are installed: rich comes with
+    the command line's help, click with the MCP extra. The daemon uses none
+    of them (typer carries its own copy of click), and on every runner host
+    they would cost several megabytes for as long as it runs. Both libraries
+    treat a failed import as "not installed".
     """
-    for name in ("rich", "pygments"):
+    for name in ("rich", "pygments", "click"):
         if name not in sys.modules:
             sys.modules[name] = None  # type: ignore[assignment]

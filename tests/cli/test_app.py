@@ -77,6 +77,7 @@ def test_the_daemon_never_loads_the_mcp_sdk_or_rich(agent_env, emulator, tmp_pat
         "mcp",
         "rich",
         "pygments",
+        "click",
         "pydantic",
         "uvicorn",
         "starlette",
