@@ -259,15 +259,19 @@ def run_demo(interval: float, duration: float | None, out: TextIO | None = None)
     """Play the demo; return the daemon's exit code."""
     out = out or sys.stdout
     palette = Palette(enabled=out.isatty())
-    workdir = Path(tempfile.mkdtemp(prefix="runner-agent-demo-"))
     holder: dict[str, Daemon] = {}
     view = EventView(out, palette, lambda: holder.get("daemon"))
-    emulator = Emulator.start(
-        EmulatorSettings(
-            check_interval=min(1.0, interval), unresponsive_after=max(6.0, 4 * interval)
-        )
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="runner-agent-demo-"))
+    emulator: Emulator | None = None
+    # Everything from here on is undone in the finally, even after a Ctrl-C
+    # that lands while the emulator is still starting.
     try:
+        emulator = Emulator.start(
+            EmulatorSettings(
+                check_interval=min(1.0, interval),
+                unresponsive_after=max(6.0, 4 * interval),
+            )
+        )
         _banner(view, emulator, workdir)
         logs.configure_logging("debug", renderer=view)
         daemon = Daemon(demo_config(emulator, workdir / "state", interval))
@@ -281,7 +285,8 @@ def run_demo(interval: float, duration: float | None, out: TextIO | None = None)
         narrator.join(timeout=5)
     finally:
         logs.reset_renderer()
-        emulator.stop()
+        if emulator is not None:
+            emulator.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     view.say(f"{palette.good('✔')} demo over: emulator stopped, {workdir} removed")
     return code
