@@ -114,6 +114,32 @@ ProxyUrlOption = Annotated[
 ]
 
 
+def config_flags(
+    *,
+    api_url: str | None = None,
+    state_dir: Path | None = None,
+    region_id: str | None = None,
+    name: str | None = None,
+    tag: list[str] | None = None,
+    sandbox_class: str | None = None,
+    domain: str | None = None,
+    runner_api_url: str | None = None,
+    proxy_url: str | None = None,
+) -> dict[str, FlagValue]:
+    """The overrides of the shared flags and the ``[runner]`` flags given."""
+    return flags(
+        api_url=("--api-url", api_url),
+        state_dir=("--state-dir", state_dir),
+        runner__region_id=("--region-id", region_id),
+        runner__name=("--name", name),
+        runner__tags=("--tag", list(tag) if tag else None),
+        runner__sandbox_class=("--sandbox-class", sandbox_class),
+        runner__domain=("--domain", domain),
+        runner__api_url=("--runner-api-url", runner_api_url),
+        runner__proxy_url=("--proxy-url", proxy_url),
+    )
+
+
 def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
     """Configuration overrides from flags that were given (not None).
 

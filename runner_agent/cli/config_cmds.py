@@ -8,7 +8,6 @@ validates exactly what that service would run with.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -26,47 +25,21 @@ from runner_agent.cli.common import (
     SandboxClassOption,
     StateDirOption,
     TagOption,
+    config_flags,
     echo,
-    flags,
     load,
     print_json,
     table,
 )
 
 if TYPE_CHECKING:
-    from runner_agent.config import Config, FlagValue
+    from runner_agent.config import Config
 
 app = typer.Typer(
     help="Validate or print the effective configuration.\n\n"
     "Example: runner-agent config show --api-url https://daytona.example/api",
     no_args_is_help=True,
 )
-
-
-def _overrides(
-    *,
-    api_url: str | None,
-    state_dir: Path | None,
-    region_id: str | None,
-    name: str | None,
-    tag: list[str] | None,
-    sandbox_class: str | None,
-    domain: str | None,
-    runner_api_url: str | None,
-    proxy_url: str | None,
-) -> dict[str, FlagValue]:
-    """The configuration flags given, with the flag each came from."""
-    return flags(
-        api_url=("--api-url", api_url),
-        state_dir=("--state-dir", state_dir),
-        runner__region_id=("--region-id", region_id),
-        runner__name=("--name", name),
-        runner__tags=("--tag", list(tag) if tag else None),
-        runner__sandbox_class=("--sandbox-class", sandbox_class),
-        runner__domain=("--domain", domain),
-        runner__api_url=("--runner-api-url", runner_api_url),
-        runner__proxy_url=("--proxy-url", proxy_url),
-    )
 
 
 @app.command("check")
@@ -93,7 +66,7 @@ def check(
     """
     from runner_agent.errors import ConfigError
 
-    overrides = _overrides(
+    overrides = config_flags(
         api_url=api_url,
         state_dir=state_dir,
         region_id=region_id,
@@ -154,7 +127,7 @@ def show(
 
     Example: runner-agent config show --region-id 0b9e... --json
     """
-    overrides = _overrides(
+    overrides = config_flags(
         api_url=api_url,
         state_dir=state_dir,
         region_id=region_id,

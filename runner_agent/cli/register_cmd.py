@@ -10,12 +10,19 @@ import typer
 from runner_agent.cli.common import (
     ApiUrl,
     ConfigPath,
+    DomainOption,
     Json,
     LogLevel,
+    NameOption,
+    ProxyUrlOption,
+    RegionIdOption,
+    RunnerApiUrlOption,
+    SandboxClassOption,
     StateDirOption,
+    TagOption,
+    config_flags,
     echo,
     fields,
-    flags,
     load,
     print_json,
 )
@@ -34,40 +41,13 @@ def register(
     api_url: ApiUrl = None,
     state_dir: StateDirOption = None,
     log_level: LogLevel = None,
-    region_id: Annotated[
-        str | None,
-        typer.Option(help="Region to create the runner in.", show_default=False),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option(help="Runner name (default: the host name).", show_default=False),
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tag", help="A tag for the runner (repeatable).", show_default=False
-        ),
-    ] = None,
-    sandbox_class: Annotated[
-        str | None,
-        typer.Option(help="container, linux-vm or windows.", show_default=False),
-    ] = None,
-    domain: Annotated[
-        str | None,
-        typer.Option(help="Domain reported in healthchecks.", show_default=False),
-    ] = None,
-    runner_api_url: Annotated[
-        str | None,
-        typer.Option(
-            help="The runner's API URL, reported in healthchecks.", show_default=False
-        ),
-    ] = None,
-    proxy_url: Annotated[
-        str | None,
-        typer.Option(
-            help="The runner's proxy URL, reported in healthchecks.", show_default=False
-        ),
-    ] = None,
+    region_id: RegionIdOption = None,
+    name: NameOption = None,
+    tag: TagOption = None,
+    sandbox_class: SandboxClassOption = None,
+    domain: DomainOption = None,
+    runner_api_url: RunnerApiUrlOption = None,
+    proxy_url: ProxyUrlOption = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -105,16 +85,16 @@ def register(
     """
     config = load(
         config_path,
-        flags(
-            api_url=("--api-url", api_url),
-            state_dir=("--state-dir", state_dir),
-            runner__region_id=("--region-id", region_id),
-            runner__name=("--name", name),
-            runner__tags=("--tag", list(tag) if tag else None),
-            runner__sandbox_class=("--sandbox-class", sandbox_class),
-            runner__domain=("--domain", domain),
-            runner__api_url=("--runner-api-url", runner_api_url),
-            runner__proxy_url=("--proxy-url", proxy_url),
+        config_flags(
+            api_url=api_url,
+            state_dir=state_dir,
+            region_id=region_id,
+            name=name,
+            tag=tag,
+            sandbox_class=sandbox_class,
+            domain=domain,
+            runner_api_url=runner_api_url,
+            proxy_url=proxy_url,
         ),
         log_level=log_level,
     )
