@@ -8,7 +8,8 @@ emulator, in a process of its own so that its work is not counted.
 CPU is read from ``/proc/<pid>/stat`` (user + system ticks) over a steady
 window after start-up, and for the idle minute, which takes only a few
 ticks, from the threads' ``schedstat`` (nanoseconds); memory is ``VmRSS``
-from ``/proc/<pid>/status`` at the end of the window. Run it with the project's virtual environment::
+from ``/proc/<pid>/status`` at the end of the window. Run it with the
+project's virtual environment::
 
     .venv/bin/python bench/daemon.py
 
