@@ -51,22 +51,20 @@ def cordon(
 
     The agent never takes over a cordon it did not place: when the runner
     is already unschedulable by someone else's hand, ``by_agent`` leaves it
-    as it is, so the next start does not undo it.
+    as it is, so the next start does not undo it. The agent's mark is
+    written before the request: should its answer be lost, a retry finds
+    the runner unschedulable and must still know the cordon is the agent's.
+    An operator's cordon on top of the agent's makes it the operator's.
     """
     if by_agent:
         current = client.get_me()
         if current.unschedulable and not state.load_intent().cordoned_by_agent:
             log.info("runner_already_cordoned", runner_id=runner_id)
             return current
+        state.update_intent(_mark_agent_cordon)
     runner = client.set_scheduling(runner_id, unschedulable=True)
-
-    def remember(intent: Intent) -> None:
-        # An operator's cordon on top of the agent's makes it the operator's.
-        if by_agent or intent.cordoned_by_agent:
-            intent.cordoned_by_agent = by_agent
-            intent.cordoned_at = utc_now() if by_agent else ""
-
-    state.update_intent(remember)
+    if not by_agent:
+        state.update_intent(_forget_agent_cordon)
     log.info("runner_cordoned", runner_id=runner_id, by_agent=by_agent)
     return runner
 
@@ -131,6 +129,11 @@ def set_draining(context: AgentContext, runner_id: str, *, draining: bool) -> Ru
     if draining:
         return drain(client, state, runner_id)
     return undrain(client, state, runner_id)
+
+
+def _mark_agent_cordon(intent: Intent) -> None:
+    intent.cordoned_by_agent = True
+    intent.cordoned_at = utc_now()
 
 
 def _forget_agent_cordon(intent: Intent) -> None:

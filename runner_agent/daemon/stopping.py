@@ -30,7 +30,6 @@ from runner_agent.daemon.heartbeat import TRANSIENT, classify, retry_policy
 from runner_agent.daemon.sdnotify import SystemdNotifier
 from runner_agent.daemon.status import AgentStatus
 from runner_agent.models import Runner
-from runner_agent.state import Intent, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +134,6 @@ class StopAction:
                 reason = classify(error)
                 if self._abandoned.is_set() or reason not in TRANSIENT:
                     raise
-                self._remember_possible_cordon(error)
                 self.failures.failed(reason, str(error))
                 room = deadline - LAST_TRY - time.monotonic()
                 if room <= 0:
@@ -156,20 +154,6 @@ class StopAction:
         return lifecycle.cordon(
             self.context.client, self.context.state, self.runner_id, by_agent=True
         )
-
-    def _remember_possible_cordon(self, error: errors.RunnerAgentError) -> None:
-        """Own a cordon whose answer was lost before trying again.
-
-        The request may have been applied; the next try would then find the
-        runner unschedulable and take the cordon for an operator's, which
-        the next start would never undo.
-        """
-        if (
-            self.action == "cordon"
-            and isinstance(error, errors.TransportError)
-            and error.operation == "scheduling"
-        ):
-            self.context.state.update_intent(_mark_agent_cordon)
 
     def _drain(self) -> Runner:
         return lifecycle.drain(self.context.client, self.context.state, self.runner_id)
@@ -239,8 +223,3 @@ _HINTS = {
     "drain": "the runner may not be draining or decommissioned yet: "
     "runner-agent drain --wait",
 }
-
-
-def _mark_agent_cordon(intent: Intent) -> None:
-    intent.cordoned_by_agent = True
-    intent.cordoned_at = utc_now()
