@@ -31,25 +31,12 @@ from typing import Any, Literal
 
 import structlog
 
-from runner_agent.collectors.containers import (
-    Allocation,
-    ContainerLimits,
-    container_limits,
-    storage_size_bytes,
-)
+from runner_agent.collectors.containers import Allocation, ContainerLimits
 from runner_agent.collectors.dockerapi import DockerEngine, NotFound
 from runner_agent.collectors.probe import Probe
 from runner_agent.config import DockerConfig
 from runner_agent.errors import CollectionError
 from runner_agent.reasons import short_reason
-
-__all__ = [
-    "Allocation",
-    "DockerCollector",
-    "DockerSnapshot",
-    "container_limits",
-    "storage_size_bytes",
-]
 
 log = structlog.get_logger(__name__)
 

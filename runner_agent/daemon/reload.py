@@ -42,8 +42,8 @@ _RESTART_ONLY = {
     "local_api.rest": "local_api.rest",
     "local_api.token": "local_api.token",
 }
-# The sections and keys that restart-only keys live in, kept whole.
-_KEPT = ("api_url", "organization_id", "state_dir", "ca_bundle", "local_api")
+# The fields of Config they live in, kept whole.
+_KEPT = tuple(dict.fromkeys(where.split(".")[0] for where in _RESTART_ONLY.values()))
 
 
 def warn_about_interval(config: Config) -> None:

@@ -10,7 +10,7 @@ import pytest
 from daytona_api_client.models import RunnerHealthcheck, RunnerServiceHealth
 
 from runner_agent.collectors import HostMonitor
-from runner_agent.collectors.docker import container_limits, storage_size_bytes
+from runner_agent.collectors.containers import container_limits, storage_size_bytes
 from runner_agent.config import RunnerConfig
 from runner_agent.payload import healthcheck_body
 
