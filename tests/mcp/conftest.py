@@ -18,7 +18,6 @@ import pytest
 from runner_agent.client import RunnersClient
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.emulator import Emulator, EmulatorSettings
-from tests.mcp import servers
 
 SNAPSHOT_REF = "daytonaio/sandbox:0.4.3"
 
@@ -75,11 +74,6 @@ def server_env(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
         return env
 
     return make
-
-
-@pytest.fixture(scope="module")
-def free_port() -> int:
-    return servers.free_port()
 
 
 def all_text(results: list[Any]) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,20 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class HttpServer:
+    """A running ``runner-agent mcp --http`` and where it listens."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
 @contextlib.contextmanager
 def http_server(
     env: dict[str, str], log: Path, port: int | None = None
-) -> Iterator[str]:
-    """Serve MCP over HTTP on loopback; yield its URL; stop it on leaving."""
+) -> Iterator[HttpServer]:
+    """Serve MCP over HTTP on loopback; stop it on leaving (if still running)."""
     port = port or free_port()
     command = [sys.executable, "-m", "runner_agent", "mcp", "--http"]
     with log.open("wb") as stderr:
@@ -37,15 +47,15 @@ def http_server(
             stderr=stderr,
         )
     try:
-        wait_listening(port, process, log)
-        yield f"http://127.0.0.1:{port}/mcp"
+        _wait_listening(port, process, log)
+        yield HttpServer(f"http://127.0.0.1:{port}/mcp", process, log)
     finally:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     """Return once ``port`` accepts connections; fail if the server exits."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

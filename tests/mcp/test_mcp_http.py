@@ -6,10 +6,7 @@ proxy look-ups come back as tool errors (401) while the rest keeps working.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,19 +17,9 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.mcp import servers
-from tests.mcp.servers import wait_listening
 
 LOCAL_TOKEN = "local-token-for-the-mcp-tests"
 REFUSED_PROXY_KEY = "dtn_this_proxy_key_is_not_known_0000"
-
-
-@dataclass
-class HttpServer:
-    """A running ``runner-agent mcp --http`` and where it listens."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
 
 
 @dataclass
@@ -44,30 +31,15 @@ class Transcript:
 
 
 @pytest.fixture(scope="module")
-def http_server(server_env, host_runner, free_port, tmp_path_factory):
+def http_server(server_env, host_runner, tmp_path_factory):
     env = server_env(
         DAYTONA_RUNNER_TOKEN=host_runner.key,
         DAYTONA_PROXY_API_KEY=REFUSED_PROXY_KEY,
         RUNNER_AGENT_LOCAL_TOKEN=LOCAL_TOKEN,
     )
     log = tmp_path_factory.mktemp("mcp-http") / "stderr.log"
-    command = [sys.executable, "-m", "runner_agent", "mcp", "--http"]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*command, "--listen", f"127.0.0.1:{free_port}"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    server = HttpServer(f"http://127.0.0.1:{free_port}/mcp", process, log)
-    try:
-        wait_listening(free_port, process, log)
+    with servers.http_server(env, log) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 async def _scenario(url: str, transcript: Transcript, host_id: str) -> None:
@@ -163,8 +135,8 @@ def test_http_without_a_token_offers_only_the_read_only_tools(
 ):
     env = server_env(DAYTONA_RUNNER_TOKEN=host_runner.key)
 
-    with servers.http_server(env, tmp_path / "stderr.log") as url:
-        tools = anyio.run(_list_tools, url)
+    with servers.http_server(env, tmp_path / "stderr.log") as server:
+        tools = anyio.run(_list_tools, server.url)
 
     names = {tool.name for tool in tools}
     assert all(tool.annotations.read_only_hint for tool in tools)
