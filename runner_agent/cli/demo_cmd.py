@@ -25,13 +25,9 @@ def demo(
 
     Example: runner-agent demo --interval 1s
     """
-    from runner_agent.config import values
+    from runner_agent.cli.common import duration_option
     from runner_agent.demo import run_demo
-    from runner_agent.errors import UsageError
 
-    try:
-        beat = values.duration(interval)
-        stop_after = values.duration(duration) if duration else None
-    except ValueError as error:
-        raise UsageError(f"--interval/--duration: {error}") from None
+    beat = duration_option("--interval", interval)
+    stop_after = duration_option("--duration", duration) if duration else None
     raise typer.Exit(run_demo(beat, stop_after))

@@ -82,7 +82,7 @@ def emulator(
 
     Example: runner-agent emulator --port 3986 --check-interval 1s --json
     """
-    from runner_agent.config.values import duration
+    from runner_agent.cli.common import duration_option
     from runner_agent.emulator import EmulatorSettings, serve
 
     chosen: dict[str, Any] = {
@@ -96,8 +96,10 @@ def emulator(
             host=host,
             port=port,
             region_name=region_name,
-            check_interval=duration(check_interval),
-            unresponsive_after=duration(unresponsive_after),
+            check_interval=duration_option("--check-interval", check_interval),
+            unresponsive_after=duration_option(
+                "--unresponsive-after", unresponsive_after
+            ),
             decommission_checks=decommission_checks,
             **{key: value for key, value in chosen.items() if value is not None},
         )

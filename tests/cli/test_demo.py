@@ -54,3 +54,11 @@ def test_demo_can_stop_by_itself_after_a_duration(cli):
     assert result.returncode == 0
     assert "demo over" in result.stdout
     assert result.stderr == ""
+
+
+def test_a_bad_duration_names_its_flag_and_exits_2(cli):
+    result = cli("demo", "--duration", "soon", timeout=60)
+
+    assert result.returncode == 2
+    assert "--duration" in result.stderr
+    assert "soon" in result.stderr

@@ -115,7 +115,7 @@ def test_human_output_shows_the_url_and_the_keys(process):
 
 def test_bad_duration_is_a_usage_error():
     done = subprocess.run(
-        [sys.executable, "-c", RUN, "--check-interval", "soon"],
+        [sys.executable, "-m", "runner_agent", "emulator", "--check-interval", "soon"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -123,6 +123,7 @@ def test_bad_duration_is_a_usage_error():
 
     assert done.returncode == 2
     assert "soon" in done.stderr
+    assert "--check-interval" in done.stderr
 
 
 def test_port_already_in_use_exits_1(emulator):
