@@ -1,6 +1,6 @@
 """Allow ``python -m runner_agent``."""
 
-from runner_agent.cli.app import main
+from runner_agent.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -1,15 +1,10 @@
-"""The ``runner-agent`` command line: the app, its commands, its one exit.
+"""The ``runner-agent`` command line as typer builds it: the app and its commands.
 
-Every error the agent raises on purpose reaches the user here, in
-:func:`main`: one line on standard error and the documented exit code.
-Anything else is a bug: its traceback is printed (keys masked) and the
-exit code is 1.
+The entry point, which reports errors and starts a plain ``run`` without
+loading this module, is :mod:`runner_agent.cli.main`.
 """
 
 from __future__ import annotations
-
-import sys
-import traceback
 
 import typer
 
@@ -55,55 +50,3 @@ app.add_typer(config_cmds.app, name="config")
 fleet.app.command("watch")(fleet_watch.watch)
 app.add_typer(fleet.app, name="runners")
 app.command("doctor")(doctor.doctor)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of ``python -m runner_agent``."""
-    from typer.exceptions import TyperException
-
-    from runner_agent.errors import EXIT_FAILED, EXIT_USAGE, RunnerAgentError
-
-    try:
-        code = app(args=argv, prog_name="runner-agent", standalone_mode=False)
-    except RunnerAgentError as error:
-        _fail(str(error), error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        _fail("interrupted", 130)
-    except TyperException as error:
-        # typer carries its own copy of click: usage errors arrive as these.
-        code = getattr(error, "exit_code", EXIT_USAGE)
-        line = _usage_line(error)
-        if line is None:
-            sys.exit(code)
-        _fail(line, code, prefix="")
-    except Exception:  # noqa: BLE001 - the one boundary; the traceback is kept
-        # A bug: the traceback is what a report needs, but it may quote a key.
-        from runner_agent.credentials import redact
-
-        sys.stderr.write(redact(traceback.format_exc()))
-        sys.exit(EXIT_FAILED)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _usage_line(error: Exception) -> str | None:
-    """One line: what was wrong with the command line, and where to look.
-
-    None when there is nothing to add: a group given no command has printed
-    its help already, and its error carries no message of its own.
-    """
-    format_message = getattr(error, "format_message", None)
-    message = format_message() if callable(format_message) else str(error)
-    if not message.strip():
-        return None
-    context = getattr(error, "ctx", None)
-    command = getattr(context, "command_path", "") or "runner-agent"
-    return f"{command}: {message} (see {command} --help)"
-
-
-def _fail(message: str, code: int, *, prefix: str = "runner-agent: ") -> None:
-    from runner_agent.credentials import redact
-
-    sys.stderr.write(f"{prefix}{redact(message)}\n")
-    sys.exit(code)

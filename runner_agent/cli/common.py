@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from runner_agent.cli.flags import flags
+
 if TYPE_CHECKING:
     from runner_agent.config import Config, FlagValue
     from runner_agent.context import AgentContext
@@ -138,22 +140,6 @@ def config_flags(
         runner__api_url=("--runner-api-url", runner_api_url),
         runner__proxy_url=("--proxy-url", proxy_url),
     )
-
-
-def flags(**values: tuple[str, Any]) -> dict[str, FlagValue]:
-    """Configuration overrides from flags that were given (not None).
-
-    A path is passed on as its text.
-    """
-    from runner_agent.config import FlagValue
-
-    return {
-        key.replace("__", "."): FlagValue(
-            flag, str(value) if isinstance(value, Path) else value
-        )
-        for key, (flag, value) in values.items()
-        if value is not None and value != ()
-    }
 
 
 def duration_option(flag: str, value: str) -> float:

@@ -12,9 +12,9 @@ from runner_agent.cli.common import (
     Json,
     StateDirOption,
     echo,
-    flags,
     print_json,
 )
+from runner_agent.cli.flags import flags
 
 if TYPE_CHECKING:
     from runner_agent.config import Config

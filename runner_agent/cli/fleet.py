@@ -28,12 +28,12 @@ from runner_agent.cli.common import (
     confirm,
     echo,
     fields,
-    flags,
     load,
     print_json,
     refuse_without_terminal,
     table,
 )
+from runner_agent.cli.flags import flags
 
 if TYPE_CHECKING:
     from runner_agent.client import RunnersClient

@@ -17,9 +17,9 @@ from runner_agent.cli.common import (
     ConfigPath,
     LogLevel,
     StateDirOption,
-    flags,
     load,
 )
+from runner_agent.cli.flags import flags
 
 if TYPE_CHECKING:
     from runner_agent.config import Config

@@ -21,10 +21,10 @@ from runner_agent.cli.common import (
     StateDirOption,
     echo,
     fields,
-    flags,
     load,
     print_json,
 )
+from runner_agent.cli.flags import flags
 from runner_agent.cli.fleet import runner_fields, seconds_since, server_now
 
 if TYPE_CHECKING:

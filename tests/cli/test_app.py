@@ -18,7 +18,7 @@ HEAVY = ("httpx", "waitress", "structlog", "apscheduler", "prometheus_client", "
 def test_help_loads_no_client_server_or_scheduler(cli):
     probe = (
         "import sys\n"
-        "from runner_agent.cli.app import main\n"
+        "from runner_agent.cli.main import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit:\n"
@@ -74,6 +74,7 @@ def test_the_daemon_never_loads_the_mcp_sdk_or_rich(agent_env, emulator, tmp_pat
     assert agent.returncode == 0
     assert "httpx" in imported
     assert not imported & {
+        "typer",
         "mcp",
         "rich",
         "pygments",

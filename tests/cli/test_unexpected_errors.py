@@ -12,7 +12,7 @@ KEY = "dtn_secret_key_0123456789abcdef"
 # No command crashes on purpose, so the crash is staged: the probe makes
 # the configuration step of `status` raise an error that quotes a key.
 CRASH = f"""
-from runner_agent.cli import app, this_runner
+from runner_agent.cli import main, this_runner
 from runner_agent.credentials import Secret
 
 Secret({KEY!r})
@@ -21,7 +21,7 @@ def broken(*args, **kwargs):
     raise RuntimeError("cannot use the key {KEY}")
 
 this_runner.this_runner_config = broken
-app.main(["status"])
+main.main(["status"])
 """
 
 

@@ -10,7 +10,7 @@ import pytest
 WITHOUT_SDK = """
 import sys
 sys.modules["mcp"] = None  # any import of the SDK now fails
-from runner_agent.cli.app import main
+from runner_agent.cli.main import main
 main(["mcp"])
 """
 
