@@ -8,7 +8,6 @@ reported under its own key, such as ``checks[2].url``, with the check's name.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import shlex
@@ -113,9 +112,9 @@ def _refuse_unknown_fields(where: str, raw: Mapping[str, Any]) -> None:
     known = [field.name for field in CheckConfig.__dataclass_fields__.values()]
     for field in raw:
         if field not in known:
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise CheckValueError(f"unknown key{hint}", key=f"{where}.{field}")
+            raise CheckValueError(
+                values.unknown_key(field, known), key=f"{where}.{field}"
+            )
 
 
 def _field(

@@ -7,7 +7,6 @@ its origin and the process stops before doing anything (exit 78).
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import tomllib
@@ -29,7 +28,7 @@ from runner_agent.config.model import (
     RunnerConfig,
     WatchConfig,
 )
-from runner_agent.config.values import fit_timeout, is_loopback, key_value
+from runner_agent.config.values import fit_timeout, is_loopback, key_value, unknown_key
 from runner_agent.credentials import Credentials, Secret
 from runner_agent.errors import ConfigError
 
@@ -132,14 +131,10 @@ def _flatten(document: Mapping[str, Any], origin: str) -> dict[str, Any]:
             flat[name] = value
     for key in flat:
         if key not in schema.KNOWN_KEYS:
-            raise ConfigError(_unknown_key_message(key), key=key, origin=origin)
+            raise ConfigError(
+                unknown_key(key, schema.KNOWN_KEYS), key=key, origin=origin
+            )
     return flat
-
-
-def _unknown_key_message(key: str) -> str:
-    close = difflib.get_close_matches(key, sorted(schema.KNOWN_KEYS), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"unknown key{hint}"
 
 
 def _refuse_exposed_secrets(path: Path, flat: Mapping[str, Any]) -> None:

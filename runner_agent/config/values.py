@@ -12,6 +12,7 @@ import ipaddress
 import math
 import re
 import shlex
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -249,3 +250,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def unknown_key(word: str, known: Iterable[str]) -> str:
+    """``unknown key``, with the closest known key when one is near.
+
+    difflib is imported here, on the error path: the daemon would otherwise
+    carry it for months without using it.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
