@@ -84,6 +84,32 @@ class _Where(TypedDict):
     path: str
 
 
+class _IgnoredCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing it is sent."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.Client):
+    """An httpx client that neither keeps nor sends cookies.
+
+    The API authenticates every request by its bearer key and has no use
+    for cookies, yet httpx runs every answer through the standard library's
+    cookie parser, about a tenth of a healthcheck's CPU time.
+    """
+
+    _jar: Final = _IgnoredCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
 class RunnersClient:
     """The Daytona runners API, with a key per role."""
 
@@ -103,7 +129,7 @@ class RunnersClient:
         self.organization_id = organization_id
         self._date_header = ""
         self._urls: dict[str, httpx.URL] = {}
-        self._http = httpx.Client(
+        self._http = _CookielessClient(
             base_url=self.api_url,
             timeout=httpx.Timeout(timeout),
             verify=_tls_context(ca_bundle),

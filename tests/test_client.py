@@ -350,3 +350,30 @@ def test_a_runner_answer_holding_a_key_prints_it_masked_unless_asked(created):
     assert runner.to_json()["apiKey"] == f"****{key[-4:]}"
     assert runner.to_json(show_secrets=True)["apiKey"] == key
     assert Runner.from_api({**document, "apiKey": None}).to_json()["apiKey"] is None
+
+
+def test_cookies_from_the_server_are_neither_kept_nor_sent_back(client):
+    from runner_agent.httpserver import serve_in_thread
+
+    seen: list[str | None] = []
+
+    def app(environ, start_response):
+        seen.append(environ.get("HTTP_COOKIE"))
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Set-Cookie", "session=s1; Path=/"),
+            ],
+        )
+        return [b"[]"]
+
+    server = serve_in_thread(app, name="cookie-test")
+    try:
+        with RunnersClient(server.url, client.credentials) as cookieless:
+            cookieless.list_runners()
+            cookieless.list_runners()
+    finally:
+        server.stop()
+
+    assert seen == [None, None]
