@@ -29,7 +29,7 @@ from waitress import wasyncore
 from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 
-from runner_agent.config.values import host_port
+from runner_agent.wsgi import serving_url, without_head_bodies
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["DropConnection", "ServerHandle", "serve_in_thread"]
 
 _POLL_TIMEOUT = 1.0
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class DropConnection(Exception):
@@ -52,34 +51,19 @@ def _quiet_waitress() -> None:
 
 
 def _droppable(app: WSGIApplication) -> WSGIApplication:
-    """Wrap ``app``: :class:`DropConnection` closes the connection, HEAD has no body.
-
-    waitress sends whatever body the application returns, even to HEAD;
-    the client then reads those bytes as the start of its next answer on
-    the same connection.
-    """
+    """Wrap ``app``: :class:`DropConnection` closes the connection, HEAD has no body."""
 
     def application(
         environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
-            body = app(environ, start_response)
+            return app(environ, start_response)
         except DropConnection:
             # waitress closes a channel whose task raised this, writing
             # nothing when no header went out yet.
             raise ClientDisconnected from None
-        if environ.get("REQUEST_METHOD") != "HEAD":
-            return body
-        # Run the body to its end (a lazy application answers while it is
-        # iterated), then send none of it.
-        for _ in body:
-            pass
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-        return []
 
-    return application
+    return without_head_bodies(application)
 
 
 class ServerHandle:
@@ -96,8 +80,7 @@ class ServerHandle:
         if unix_socket is None:
             self.host = str(server.effective_host)
             self.port = int(server.effective_port)
-            url_host = _WILDCARDS.get(self.host, self.host)
-            self.url = f"http://{host_port(url_host, self.port)}"
+            self.url = serving_url(self.host, self.port)
         else:
             self.host = "localhost"
             self.port = 0

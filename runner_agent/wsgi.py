@@ -20,8 +20,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from runner_agent.config.values import host_port
+
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "HttpError",
@@ -32,9 +34,14 @@ __all__ = [
     "iso_timestamp",
     "json_response",
     "reason_phrase",
+    "serving_url",
+    "without_head_bodies",
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
+
+# The address a local client reaches a server bound to a wildcard on.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 def iso_timestamp(seconds: float) -> str:
@@ -206,3 +213,34 @@ def error_response(error: HttpError, request: Request) -> Response:
     response.headers.extend(error.headers.items())
 
     return response
+
+
+def serving_url(host: str, port: int) -> str:
+    """The base URL that reaches a server listening on ``host:port`` from here."""
+    return f"http://{host_port(_WILDCARDS.get(host, host), port)}"
+
+
+def without_head_bodies(app: WSGIApplication) -> WSGIApplication:
+    """Wrap ``app`` so that an answer to HEAD carries no body.
+
+    WSGI servers send whatever body the application returns, even to HEAD;
+    on a kept-alive connection the client would read those bytes as the
+    start of its next answer.
+    """
+
+    def application(
+        environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return body
+        # Run the body to its end (a lazy application answers while it is
+        # iterated), then send none of it.
+        for _ in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        return []
+
+    return application

@@ -43,8 +43,8 @@ from runner_agent.payload import healthcheck_body
 from runner_agent.state import Identity
 
 if TYPE_CHECKING:
+    from runner_agent.daemon.endpoint_server import EndpointServer
     from runner_agent.daemon.telemetry import Telemetry
-    from runner_agent.httpserver import ServerHandle
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,7 @@ class Daemon:
         self.monitor: HostMonitor | None = None
         self.heartbeat: Heartbeat | None = None
         self.watch: StateWatch | None = None
-        self.server: ServerHandle | None = None
+        self.server: EndpointServer | None = None
         self.exit_code = errors.EXIT_OK
         self.started = threading.Event()
         self.signals = RunSignals()

@@ -20,9 +20,9 @@ from typing import Any
 
 from runner_agent import errors
 from runner_agent.context import AgentContext
+from runner_agent.daemon.endpoint_server import EndpointServer
 from runner_agent.daemon.status import AgentStatus
 from runner_agent.daemon.telemetry import CONTENT_TYPE, Telemetry
-from runner_agent.httpserver import ServerHandle, serve_in_thread
 from runner_agent.wsgi import Response, json_response
 
 StartResponse = Callable[..., Any]
@@ -82,7 +82,7 @@ def _json(start_response: StartResponse, status: int, body: Any) -> Iterable[byt
 class LocalEndpoint:
     """The running endpoint and the metrics it serves."""
 
-    server: ServerHandle
+    server: EndpointServer
     telemetry: Telemetry
 
 
@@ -105,12 +105,8 @@ def start_local_api(context: AgentContext, status: AgentStatus) -> LocalEndpoint
         mounts["/v1"] = build_rest_app(context)
     host, port = address
     try:
-        server = serve_in_thread(
-            LocalApi(status, telemetry, mounts=mounts),
-            host=host,
-            port=port,
-            threads=2,
-            name="local-api",
+        server = EndpointServer(
+            LocalApi(status, telemetry, mounts=mounts), host, port, name="local-api"
         )
     except OSError as error:
         raise errors.ConfigError(
