@@ -221,11 +221,9 @@ class Scheduler:
 
     def _set_next_run(self, name: str, delay: float) -> None:
         when = datetime.now(UTC) + timedelta(seconds=delay)
-        try:
+        # modify_job wakes the scheduler's thread to plan with the new time.
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
             self._scheduler.modify_job(name, next_run_time=when)
-        except (JobLookupError, SchedulerNotRunningError):
-            return
-        self._scheduler.wakeup()
 
     def _guarded(self, name: str, run: Callable[[], Any]) -> Callable[[], Any]:
         """Run a job so that an unexpected error is logged, never lost."""
