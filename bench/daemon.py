@@ -36,8 +36,13 @@ import httpx
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
+# httpx imports its own command line (click, rich, pygments) whenever they
+# are installed, as they are here; a bare loop would run where they are not,
+# so the reference leaves them out, as the agent does.
 REFERENCE_LOOP = """
 import json, os, sys, time
+for name in ("rich", "pygments", "click"):
+    sys.modules[name] = None
 import httpx, psutil
 
 url, key, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
