@@ -2,15 +2,16 @@
 
 ``runner-agent run`` stays up for months on every runner host, so what it
 loads it pays for all that time. typer builds the whole command line to
-parse seven options, and its modules and that build cost about 2 MB that
+parse seven options, and its modules and that build cost about 1.7 MB that
 the daemon never uses again. So the entry point
 (:mod:`runner_agent.cli.main`) first offers the arguments to
 :func:`plain_run_options`: a plain ``run`` command line (known options, each
 with a value) starts the daemon here, without typer. Anything else (help, a
 flag this table does not know, a missing value) goes to typer, whose ``run``
 command (:mod:`runner_agent.cli.daemon_cmd`) calls the same
-:func:`start_daemon`, so both paths behave alike and typer alone words the
-errors. A test holds this table and typer's options for ``run`` equal.
+:func:`start_daemon`, so both paths behave alike and usage errors stay
+worded by typer alone. A test holds this table and typer's options for
+``run`` equal.
 """
 
 from __future__ import annotations
