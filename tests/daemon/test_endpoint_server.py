@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -112,38 +114,133 @@ def test_a_stalled_client_does_not_hold_up_the_others(server):
     assert answer.text == "GET /fast"
 
 
-def test_connections_beyond_the_cap_are_closed_unanswered(server):
+def test_connections_beyond_the_cap_wait_their_turn(server):
     held = [connected(server) for _ in range(endpoint_server.MAX_CONNECTIONS)]
+    for connection in held:
+        connection.sendall(b"GET /held HTTP/1.1\r\n")
     time.sleep(0.2)
-    extra = connected(server)
-    extra.sendall(b"GET /x HTTP/1.0\r\n\r\n")
+    answers = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(httpx.get(f"{server.url}/queued", timeout=5))
+    )
+    waiting.start()
 
-    refused = extra.recv(1024)
+    time.sleep(0.5)
+    answered_while_full = list(answers)
+    held.pop().close()
+    waiting.join(5)
     for connection in held:
         connection.close()
-    time.sleep(0.2)
-    answer = httpx.get(f"{server.url}/after")
 
-    assert refused == b""
-    assert answer.text == "GET /after"
+    assert answered_while_full == []
+    assert answers[0].text == "GET /queued"
 
 
-def test_a_client_that_stalls_is_cut_off_quietly_after_the_time_limit(
-    monkeypatch, capfd
-):
-    monkeypatch.setattr(endpoint_server._RequestHandler, "timeout", 0.3)
+def trickle(connection: socket.socket, *, until: float) -> None:
+    while time.monotonic() < until:
+        connection.sendall(b"X-Slow: 1\r\n")
+        time.sleep(0.2)
+
+
+def test_a_request_that_trickles_in_is_cut_off_at_its_deadline(monkeypatch, capfd):
+    monkeypatch.setattr(endpoint_server, "REQUEST_TIMEOUT", 0.6)
     server = EndpointServer(hello, "127.0.0.1", 0, name="endpoint-test")
     try:
-        stalled = connected(server)
-        stalled.sendall(b"GET /slow HTTP/1.1\r\n")
+        trickling = connected(server)
+        trickling.sendall(b"GET /slow HTTP/1.1\r\n")
         started = time.monotonic()
-        ended = stalled.recv(1024)
-        waited = time.monotonic() - started
+        # Each line comes well within any per-read timeout; the request as
+        # a whole never does.
+        with pytest.raises(OSError):  # noqa: PT011 - a reset or a broken pipe
+            trickle(trickling, until=started + 5)
+        took = time.monotonic() - started
     finally:
         server.stop()
 
-    assert ended == b""
-    assert waited < 3
+    assert took < 2
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_a_body_is_handed_over_whole(server):
+    def echo(environ, start_response):
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+    server = EndpointServer(echo, "127.0.0.1", 0, name="endpoint-test")
+    try:
+        answer = httpx.post(f"{server.url}/echo", content=b'{"a": 1}')
+    finally:
+        server.stop()
+
+    assert answer.content == b'{"a": 1}'
+
+
+def raw_answer(server: EndpointServer, request: bytes) -> bytes:
+    with connected(server) as connection:
+        connection.sendall(request)
+        return connection.recv(4096)
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        (b"Transfer-Encoding: chunked\r\n", b"411"),
+        ("Content-Length: \u00b2\r\n".encode("latin-1"), b"400"),
+        (f"Content-Length: {endpoint_server.MAX_BODY + 1}\r\n".encode(), b"413"),
+    ],
+)
+def test_a_body_it_cannot_read_whole_is_refused(server, request_head, status):
+    answer = raw_answer(
+        server, b"POST /x HTTP/1.1\r\nHost: h\r\n" + request_head + b"\r\n"
+    )
+
+    assert answer.split(b"\r\n")[0].split(b" ")[1] == status
+
+
+def test_a_body_cut_short_never_reaches_the_application(monkeypatch):
+    monkeypatch.setattr(endpoint_server, "REQUEST_TIMEOUT", 0.5)
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return hello(environ, start_response)
+
+    server = EndpointServer(app, "127.0.0.1", 0, name="endpoint-test")
+    try:
+        started = time.monotonic()
+        answer = raw_answer(
+            server, b"POST /x HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial"
+        )
+        took = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert calls == []
+    assert answer == b"" or answer.startswith(b"HTTP/1.0 400")
+    assert took < 3
+
+
+def test_an_error_after_the_answer_began_is_logged_not_printed(log_lines, capfd):
+    def breaks_midway(environ, start_response):
+        start_response("200 OK", [("Content-Length", "10")])
+
+        def body():
+            yield b"12345"
+            raise RuntimeError("broken midway")
+
+        return body()
+
+    server = EndpointServer(breaks_midway, "127.0.0.1", 0, name="endpoint-test")
+    try:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{server.url}/x")
+    finally:
+        server.stop()
+
+    events = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    assert [event["event"] for event in events] == ["local_api_request_failed"]
+    assert "broken midway" in events[0]["exception"]
     assert "Traceback" not in "".join(capfd.readouterr())
 
 
@@ -179,3 +276,66 @@ def test_an_idle_server_does_not_wake_up(server):
     after = voluntary_switches(loop)
 
     assert after == before
+
+
+OUT_OF_DESCRIPTORS = """
+import os, resource, sys
+from runner_agent.daemon.endpoint_server import EndpointServer
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+server = EndpointServer(hello, "127.0.0.1", 0, name="endpoint-test")
+print(server.port, flush=True)
+hogged = []
+try:
+    while True:
+        hogged.append(open(os.devnull))
+except OSError:
+    pass
+sys.stdin.readline()
+for handle in hogged:
+    handle.close()
+sys.stdin.readline()
+server.stop()
+"""
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_file_descriptors_it_waits_instead_of_spinning():
+    child = subprocess.Popen(
+        [sys.executable, "-c", OUT_OF_DESCRIPTORS],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(child.stdout.readline())
+        answers = []
+        client = threading.Thread(
+            target=lambda: answers.append(
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+            )
+        )
+        client.start()
+        time.sleep(0.5)
+        cpu_before = process_cpu(child.pid)
+        time.sleep(2)
+        spent = process_cpu(child.pid) - cpu_before
+        child.stdin.write("free\n")
+        child.stdin.flush()
+        client.join(10)
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        child.wait(10)
+    finally:
+        child.kill()
+
+    assert spent < 0.5
+    assert answers[0].text == "ok"
