@@ -92,8 +92,9 @@ class Request:
     ) -> Request:
         """Read the request line, headers and body from ``environ``.
 
-        Raises HttpError: 400 for a Content-Length that is not a number,
-        413 for a body larger than ``max_body`` bytes.
+        Raises HttpError: 400 for a Content-Length that is not a number or
+        a body shorter than it, 413 for a body larger than ``max_body``
+        bytes.
         """
         headers = {
             key[5:].replace("_", "-").lower(): str(value)
@@ -161,7 +162,8 @@ class Request:
 
 def _read_body(environ: Mapping[str, Any], max_body: int | None) -> bytes:
     length = str(environ.get("CONTENT_LENGTH") or "0")
-    if not length.isdigit():
+    # isdigit alone takes "²", which int() refuses.
+    if not (length.isascii() and length.isdigit()):
         raise HttpError(400, "Content-Length is not a number")
     size = int(length)
     if max_body is not None and size > max_body:
@@ -170,7 +172,10 @@ def _read_body(environ: Mapping[str, Any], max_body: int | None) -> bytes:
     if stream is None or size == 0:
         return b""
 
-    return bytes(stream.read(size))
+    body = bytes(stream.read(size))
+    if len(body) < size:
+        raise HttpError(400, "The body is shorter than its Content-Length")
+    return body
 
 
 @dataclass
