@@ -161,6 +161,23 @@ def test_a_request_that_trickles_in_is_cut_off_at_its_deadline(monkeypatch, capf
     assert "Traceback" not in "".join(capfd.readouterr())
 
 
+def test_a_read_that_times_out_ends_the_connection_quietly(monkeypatch, capfd):
+    monkeypatch.setattr(endpoint_server._RequestHandler, "timeout", 0.3)
+    server = EndpointServer(hello, "127.0.0.1", 0, name="endpoint-test")
+    try:
+        stalled = connected(server)
+        stalled.sendall(b"GET /slow HTTP/1.1\r\n")
+        started = time.monotonic()
+        ended = stalled.recv(1024)
+        waited = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert ended == b""
+    assert waited < 3
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
 def test_a_body_is_handed_over_whole(server):
     def echo(environ, start_response):
         body = environ["wsgi.input"].read()
