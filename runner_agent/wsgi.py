@@ -33,6 +33,7 @@ __all__ = [
     "error_response",
     "iso_timestamp",
     "json_response",
+    "read_body",
     "reason_phrase",
     "serving_url",
     "without_head_bodies",
@@ -111,7 +112,7 @@ class Request:
             path=path or "/",
             query_string=str(environ.get("QUERY_STRING", "")),
             headers=headers,
-            body=_read_body(environ, max_body),
+            body=read_body(environ, max_body),
             remote_addr=str(environ.get("REMOTE_ADDR", "")),
             remote_port=int(port) if port.isdigit() else None,
         )
@@ -160,7 +161,13 @@ class Request:
             return None
 
 
-def _read_body(environ: Mapping[str, Any], max_body: int | None) -> bytes:
+def read_body(environ: Mapping[str, Any], max_body: int | None = None) -> bytes:
+    """The request's body, exactly its Content-Length long.
+
+    Raises HttpError: 400 for a Content-Length that is not a number or a
+    body shorter than it, 413 for one longer than ``max_body``; OSError
+    when the connection fails while it is read.
+    """
     length = str(environ.get("CONTENT_LENGTH") or "0")
     # isdigit alone takes "²", which int() refuses.
     if not (length.isascii() and length.isdigit()):
@@ -186,10 +193,16 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
 
-    def send(self, start_response: StartResponse) -> Iterable[bytes]:
-        """Hand this response to the WSGI server."""
+    def send(
+        self, start_response: StartResponse, exc_info: Any = None
+    ) -> Iterable[bytes]:
+        """Hand this response to the WSGI server.
+
+        ``exc_info`` is for an error answer replacing one that may have
+        begun: WSGI then raises it again if the headers went out already.
+        """
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
-        start_response(f"{self.status} {reason_phrase(self.status)}", headers)
+        start_response(f"{self.status} {reason_phrase(self.status)}", headers, exc_info)
         return [self.body]
 
 

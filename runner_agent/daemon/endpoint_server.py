@@ -38,7 +38,13 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import structlog
 
-from runner_agent.wsgi import JSON_TYPE, serving_url, without_head_bodies
+from runner_agent.wsgi import (
+    HttpError,
+    json_response,
+    read_body,
+    serving_url,
+    without_head_bodies,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -211,26 +217,10 @@ def _cut(connection: socket.socket) -> None:
         return
 
 
-def _answer(
-    start_response: StartResponse, status: str, message: str
+def _refuse(
+    start_response: StartResponse, status: int, message: str
 ) -> Iterable[bytes]:
-    body = f'{{"error": "{message}"}}'.encode()
-    start_response(
-        status, [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))]
-    )
-    return [body]
-
-
-def _refusal(environ: WSGIEnvironment) -> tuple[str, str] | None:
-    """Why the request's body will not be read, if it will not."""
-    if environ.get("HTTP_TRANSFER_ENCODING"):
-        return "411 Length Required", "send the body with a Content-Length"
-    length = str(environ.get("CONTENT_LENGTH") or "0")
-    if not (length.isascii() and length.isdigit()):
-        return "400 Bad Request", "Content-Length is not a number"
-    if int(length) > MAX_BODY:
-        return "413 Content Too Large", f"the body is larger than {MAX_BODY} bytes"
-    return None
+    return json_response(status, {"error": message}).send(start_response)
 
 
 def _received_whole(app: WSGIApplication, server: _Server) -> WSGIApplication:
@@ -239,29 +229,22 @@ def _received_whole(app: WSGIApplication, server: _Server) -> WSGIApplication:
     def application(
         environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        refusal = _refusal(environ)
-        if refusal is not None:
-            return _answer(start_response, *refusal)
-        length = int(environ.get("CONTENT_LENGTH") or "0")
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            return _refuse(start_response, 411, "send the body with a Content-Length")
         try:
-            body = environ["wsgi.input"].read(length) if length else b""
+            body = read_body(environ, MAX_BODY)
+        except HttpError as refused:
+            return _refuse(start_response, refused.status, refused.message)
         except OSError:
-            body = b""
-        if len(body) < length:
-            return _answer(start_response, "400 Bad Request", "the body is incomplete")
+            return _refuse(start_response, 400, "the body is incomplete")
         environ["wsgi.input"] = io.BytesIO(body)
         server.received(environ[_CONNECTION])
         try:
             return app(environ, start_response)
         except Exception:  # the endpoint must keep serving
             log.exception("local_api_request_failed", path=environ.get("PATH_INFO"))
-            body = b'{"error": "internal error"}'
-            start_response(
-                "500 Internal Server Error",
-                [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))],
-                sys.exc_info(),
-            )
-            return [body]
+            failed = json_response(500, {"error": "internal error"})
+            return failed.send(start_response, sys.exc_info())
 
     return application
 
