@@ -202,7 +202,11 @@ class Response:
         begun: WSGI then raises it again if the headers went out already.
         """
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
-        start_response(f"{self.status} {reason_phrase(self.status)}", headers, exc_info)
+        status = f"{self.status} {reason_phrase(self.status)}"
+        if exc_info is None:
+            start_response(status, headers)
+        else:
+            start_response(status, headers, exc_info)
         return [self.body]
 
 
