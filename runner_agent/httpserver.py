@@ -1,7 +1,9 @@
 """Serve a WSGI application with waitress, in a thread that can be stopped.
 
 waitress is pure Python, threaded and speaks HTTP/1.1 with keep-alive, which
-is all the emulator, the agent's local endpoint and the test doubles need.
+is all the emulator, the MCP server over HTTP and the test doubles need.
+(The daemon's local endpoint is served by
+:mod:`runner_agent.daemon.endpoint_server`, which costs less memory.)
 Its own ``serve()`` blocks until a signal and cannot be stopped from another
 thread, so this module runs waitress's event loop itself:
 :func:`serve_in_thread` binds first (the caller may connect as soon as it

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import structlog
@@ -61,20 +61,19 @@ from runner_agent.wsgi import (
 
 __all__ = [
     "RestAdapter",
-    "WsgiApp",
     "build_rest_app",
 ]
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication
 
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+log = structlog.get_logger(__name__)
 
 MAX_BODY: Final = 64 * 1024
 _CREATE_FIELDS = frozenset({"regionId", "name", "tags", "sandboxClass"})
 
 
-def build_rest_app(context: AgentContext) -> WsgiApp:
+def build_rest_app(context: AgentContext) -> WSGIApplication:
     """The REST adapter over ``context``'s client, to mount at ``/v1``."""
     return RestAdapter(context)
 

@@ -30,7 +30,7 @@ from runner_agent.context import AgentContext
 from runner_agent.daemon.cordon import UndoCordon
 from runner_agent.daemon.heartbeat import NO_SUCH_ROUTE, Heartbeat, retry_policy
 from runner_agent.daemon.hooks import Hooks
-from runner_agent.daemon.reload import warn_about_interval
+from runner_agent.daemon.reload import apply_reload, warn_about_interval
 from runner_agent.daemon.schedule import Scheduler
 from runner_agent.daemon.sdnotify import SystemdNotifier
 from runner_agent.daemon.signals import RunSignals
@@ -328,8 +328,6 @@ class Daemon:
                 kept="the previous configuration",
             )
             return
-        from runner_agent.daemon.reload import apply_reload
-
         apply_reload(self, new)
 
     def _idle(self, seconds: float) -> None:

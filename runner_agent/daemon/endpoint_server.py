@@ -15,8 +15,9 @@ additions:
 - a body must come with a Content-Length (no chunked encoding) and stay
   under :data:`MAX_BODY` bytes; the application gets it whole;
 - errors are logged through structlog, never printed;
-- the accept loop sleeps until a connection, a deadline or
-  :meth:`EndpointServer.stop` wakes it: an idle endpoint costs no CPU.
+- the accept loop sleeps until a connection, a deadline or a poke on its
+  :class:`~runner_agent.daemon.waker.Waker` (a stop, a freed slot) wakes
+  it: an idle endpoint costs no CPU.
 
 Each connection is served in a thread of its own and closed after one
 answer (HTTP/1.0), which probes and scrapers handle as a matter of course.
@@ -38,6 +39,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import structlog
 
+from runner_agent.daemon.waker import Waker
 from runner_agent.wsgi import (
     HttpError,
     json_response,
@@ -255,15 +257,13 @@ class EndpointServer:
     def __init__(
         self, app: WSGIApplication, host: str, port: int, *, name: str
     ) -> None:
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
+        self._waker = Waker()
         self._stop_lock = threading.Lock()
         self._stopping = threading.Event()
         try:
-            self._server = _Server(host, port, self._wake)
+            self._server = _Server(host, port, self._waker.wake)
         except OSError:
-            self._wake_reader.close()
-            self._wake_writer.close()
+            self._waker.close()
             raise
         self._server.set_app(without_head_bodies(_received_whole(app, self._server)))
         self.host = str(self._server.server_name)
@@ -288,23 +288,16 @@ class EndpointServer:
             if self._stopping.is_set():
                 return
             self._stopping.set()
-            self._wake()
+            self._waker.wake()
             self._thread.join(timeout)
             self._server.cut_off_all(min(timeout, 2.0))
             self._server.server_close()
-            self._wake_reader.close()
-            self._wake_writer.close()
-
-    def _wake(self) -> None:
-        try:
-            self._wake_writer.send(b"x")
-        except OSError:
-            return
+            self._waker.close()
 
     def _serve(self) -> None:
         server = self._server
         with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_reader, selectors.EVENT_READ)
+            selector.register(self._waker, selectors.EVENT_READ)
             listening = False
             while not self._stopping.is_set():
                 now = time.monotonic()
@@ -323,12 +316,5 @@ class EndpointServer:
                     if key.fileobj is server.socket:
                         server.handle_request()
                     else:
-                        self._drain_wake()
+                        self._waker.drain()
                 server.cut_off_late(time.monotonic())
-
-    def _drain_wake(self) -> None:
-        try:
-            while self._wake_reader.recv(64):
-                pass
-        except OSError:
-            return

@@ -163,7 +163,7 @@ class Heartbeat:
             error=str(error) if error else "",
         )
         self.status.record_beat(record, body)
-        self._report(record, error)
+        self._report(record)
         if self._on_beat is not None:
             self._on_beat(record)
 
@@ -179,9 +179,7 @@ class Heartbeat:
             delay = max(0.0, delay - (time.monotonic() - started))
         return BeatOutcome(result=result, delay=delay, error=error)
 
-    def _report(
-        self, record: BeatRecord, error: errors.RunnerAgentError | None
-    ) -> None:
+    def _report(self, record: BeatRecord) -> None:
         if record.accepted:
             self.failures.succeeded()
             self.status.set_mode("beating")

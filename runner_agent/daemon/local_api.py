@@ -14,9 +14,9 @@ address stops the agent before it has created a runner.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner_agent import errors
 from runner_agent.context import AgentContext
@@ -25,8 +25,8 @@ from runner_agent.daemon.status import AgentStatus
 from runner_agent.daemon.telemetry import CONTENT_TYPE, Telemetry
 from runner_agent.wsgi import Response, json_response
 
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication
 
 # The main loop sleeps until its next chore; this late past it, it is stuck.
 LOOP_STALE_AFTER = 5.0
@@ -40,7 +40,7 @@ class LocalApi:
         status: AgentStatus,
         telemetry: Telemetry,
         *,
-        mounts: dict[str, WsgiApp] | None = None,
+        mounts: dict[str, WSGIApplication] | None = None,
     ) -> None:
         self.status = status
         self.telemetry = telemetry
@@ -98,7 +98,7 @@ def start_local_api(context: AgentContext, status: AgentStatus) -> LocalEndpoint
     if address is None:
         return None
     telemetry = Telemetry(status)
-    mounts: dict[str, WsgiApp] = {}
+    mounts: dict[str, WSGIApplication] = {}
     if config.local_api.rest:
         from runner_agent.rest_adapter import build_rest_app
 

@@ -155,9 +155,6 @@ class Scheduler:
         except JobLookupError:
             return
 
-    def has_job(self, name: str) -> bool:
-        return self._scheduler.get_job(name) is not None
-
     def overdue(self, grace: float) -> list[str]:
         """Jobs due more than ``grace`` seconds ago and not running."""
         now = time.monotonic()

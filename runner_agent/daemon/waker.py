@@ -32,11 +32,22 @@ class Waker:
         if seconds > 0:
             with contextlib.suppress(InterruptedError):
                 select.select([self._read], [], [], seconds)
+        self.drain()
+
+    def fileno(self) -> int:
+        """The end to wait on, for a thread that sleeps in its own selector."""
+        return self._read
+
+    def drain(self) -> None:
+        """Take the pokes so far, so that the next wait sleeps again."""
         with contextlib.suppress(BlockingIOError, OSError):
             while os.read(self._read, 512):
                 pass
 
     def close(self) -> None:
-        for fd in (self._read, self._write):
+        # Forget the descriptors first: a late poke must not write into
+        # whatever file is opened next under the same number.
+        fds, self._read, self._write = (self._read, self._write), -1, -1
+        for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
