@@ -60,6 +60,21 @@ def measured(config: Config) -> Iterator[HostMonitor]:
         monitor.close()
 
 
+def stored_identity(config: Config) -> Identity | None:
+    """This host's identity if it can be read, for the addresses it keeps.
+
+    Best effort: a measurement must also work before registering, and for
+    users who may not read the service's state directory.
+    """
+    from runner_agent.errors import StateError
+    from runner_agent.state import StateDir
+
+    try:
+        return StateDir(config.state_dir).load_identity()
+    except StateError:
+        return None
+
+
 def measure_once(config: Config, identity: Identity | None = None) -> dict[str, Any]:
     """Measure this host once, outside the daemon, and build the body."""
     with measured(config) as monitor:

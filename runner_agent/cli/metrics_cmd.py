@@ -17,8 +17,7 @@ from runner_agent.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from runner_agent.config import Config
-    from runner_agent.state import Identity
+    pass
 
 Local = Annotated[
     bool,
@@ -44,9 +43,9 @@ def metrics(
     """
     config = load(config_path, log_level=log_level)
 
-    from runner_agent.payload import healthcheck_body, measured
+    from runner_agent.payload import healthcheck_body, measured, stored_identity
 
-    identity = _stored_identity(config)
+    identity = stored_identity(config)
     with measured(config) as monitor:
         body = healthcheck_body(config.runner, monitor, identity)
         report = monitor.local_report()
@@ -55,21 +54,6 @@ def metrics(
         print_json({"healthcheck": body, "local": report} if local else body)
         return
     echo(_readable(body, report, local=local))
-
-
-def _stored_identity(config: Config) -> Identity | None:
-    """The identity, for the addresses ``register`` kept with it.
-
-    Best effort: ``metrics`` is also run by users who may not read the
-    service's state directory, and it must work for them.
-    """
-    from runner_agent.errors import StateError
-    from runner_agent.state import StateDir
-
-    try:
-        return StateDir(config.state_dir).load_identity()
-    except StateError:
-        return None
 
 
 def _readable(body: dict[str, Any], report: dict[str, Any], *, local: bool) -> str:

@@ -61,10 +61,10 @@ class HostTools(ToolSet):
 
     def metrics(self) -> dict[str, Any]:
         """The healthcheck this host would send, measured now; no network."""
-        from runner_agent.payload import measure_once
+        from runner_agent.payload import measure_once, stored_identity
 
         with self.refusals():
-            body = measure_once(self.config)
+            body = measure_once(self.config, stored_identity(self.config))
         return self.result(body)
 
     def cordon(self) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from runner_agent.config import load_config
 from runner_agent.context import AgentContext
-from runner_agent.credentials import mask
+from runner_agent.credentials import Secret, mask
 from runner_agent.mcp_server.api_tools import ApiTools
+from runner_agent.mcp_server.host_tools import HostTools
 from runner_agent.mcp_server.server import build_server
+from runner_agent.state import Identity, StateDir
 
 
 @pytest.fixture
@@ -85,3 +87,20 @@ def test_a_refused_organization_key_tells_the_model_not_to_retry(context_for):
     assert "401" in str(refused.value)
     assert "retrying will not help" in str(refused.value)
     assert "dtn_not_a_key_the_emulator_knows" not in str(refused.value)
+
+
+def test_host_metrics_report_the_addresses_kept_with_the_identity(context_for):
+    context = context_for()
+    StateDir(context.config.state_dir).save_identity(
+        Identity(
+            runner_id="5f0c3d8e-0000-4000-8000-000000000001",
+            token=Secret("dtn_runner_key_0123456789"),
+            domain="kept.runners.example",
+            proxy_url="https://kept-proxy.runners.example",
+        )
+    )
+
+    body = HostTools(context).metrics()
+
+    assert body["domain"] == "kept.runners.example"
+    assert body["proxyUrl"] == "https://kept-proxy.runners.example"
