@@ -64,19 +64,21 @@ class HostMonitor:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.proc = HostProc(config.healthcheck.proc_path)
-        self.cpu = CpuSampler(config.healthcheck.cpu_window, self.proc)
+        self._started = self._counted = time.monotonic()
+        self._cpu_count = 1
+        self._count_cpus()
+        self.cpu = CpuSampler(
+            config.healthcheck.cpu_window, self.proc, cpus=self._cpu_count
+        )
         self.disk = DiskPath(config.healthcheck.disk_path)
         self.docker = DockerCollector(config.docker)
         self.checks = CheckRunner(config.checks)
         self.host_view: HostView = detect_host_view(self.proc.path)
-        self._started = self._counted = time.monotonic()
         self._memory = Probe("memory", Memory())
         self._disk = Probe("disk", DiskReading(DiskUsage(), "root"))
         self._load = Probe("load", 0.0)
         self._cpu: Probe[None] = Probe("cpu", None)
         self._gpu = Probe("gpu", GpuInfo())
-        self._cpu_count = 1
-        self._count_cpus()
         self._warn_about_host_view()
 
     def jobs(self) -> list[PeriodicJob]:
@@ -206,9 +208,11 @@ class HostMonitor:
     def _use_proc(self, path: str) -> None:
         # Counters of two trees do not subtract: the CPU window starts afresh.
         self.proc = HostProc(path)
-        self.cpu = CpuSampler(self.config.healthcheck.cpu_window, self.proc)
-        self.host_view = detect_host_view(self.proc.path)
         self._count_cpus()
+        self.cpu = CpuSampler(
+            self.config.healthcheck.cpu_window, self.proc, cpus=self._cpu_count
+        )
+        self.host_view = detect_host_view(self.proc.path)
         self._warn_about_host_view()
 
     def _count_cpus(self) -> None:

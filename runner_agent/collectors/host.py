@@ -209,12 +209,23 @@ class CpuSampler:
     boot when too little time has passed for that to mean anything.
     """
 
-    def __init__(self, window: int = 60, proc: HostProc | None = None) -> None:
+    def __init__(
+        self, window: int = 60, proc: HostProc | None = None, *, cpus: int = 0
+    ) -> None:
         self.proc = proc if proc is not None else HostProc()
         self._lock = threading.Lock()
         self._samples: deque[float] = deque(maxlen=window)
         self._sum = 0.0
         self._start = self._last = self._times_or_none()
+        # Counted once (by the caller when it has counted them already): the
+        # early estimate needs only its order of size, and a beat must not
+        # read the whole of stat again for it.
+        if cpus < 1:
+            try:
+                cpus = self.proc.cpu_count()
+            except (OSError, ValueError):
+                cpus = 1
+        self._enough_ticks = _MIN_TICKS_PER_CPU * cpus
 
     @property
     def window(self) -> int:
@@ -257,13 +268,13 @@ class CpuSampler:
     def _early_estimate(self) -> float:
         try:
             now = self.proc.cpu_times()
-            enough = _MIN_TICKS_PER_CPU * self.proc.cpu_count()
         except (OSError, ValueError):
             return 0.0
-        if self._start is None:
-            self._start = now
-        start = self._start
-        if now[1] - start[1] >= enough:
+        with self._lock:
+            if self._start is None:
+                self._start = now
+            start = self._start
+        if now[1] - start[1] >= self._enough_ticks:
             return busy_percent(start, now) or 0.0
         return busy_percent((0, 0), now) or 0.0
 

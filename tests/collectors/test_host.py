@@ -96,6 +96,24 @@ def test_cpu_sampler_mean_is_a_percentage_before_any_sample():
     assert 0.0 <= usage <= 100.0
 
 
+def test_the_mean_before_any_sample_does_not_count_the_cpus_again():
+    proc = HostProc()
+    counted = []
+    real_count = proc.cpu_count
+
+    def counting() -> int:
+        counted.append(1)
+        return real_count()
+
+    sampler = CpuSampler(window=3, proc=proc, cpus=2)
+    # Instrumented, not faked: the real count still runs, and is counted.
+    proc.cpu_count = counting  # type: ignore[method-assign]
+    for _ in range(3):
+        sampler.mean()
+
+    assert counted == []
+
+
 def test_cpu_sampler_keeps_only_the_last_window_of_samples():
     sampler = CpuSampler(window=3, proc=HostProc())
 
