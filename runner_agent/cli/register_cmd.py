@@ -178,10 +178,10 @@ def _not_kept(request: RegistrationRequest, identity: Identity) -> list[str]:
 
 def _wait_ready(context: AgentContext, limit: float) -> Runner:
     """Follow the new runner until a healthcheck (the daemon's) is accepted."""
-    from runner_agent.cli.lifecycle_cmds import Follow
+    from runner_agent.cli.lifecycle_cmds import follow as following
     from runner_agent.lifecycle import wait_for_state
 
-    with Follow("waiting for the first healthcheck") as follow:
+    with following("waiting for the first healthcheck", context) as follow:
         return wait_for_state(
             context.client.get_me,
             "ready",
