@@ -1,9 +1,9 @@
 """``runner-agent config check`` and ``config show``.
 
-Both take the flags the other commands take, so they answer for a given
-command line: ``config show --api-url URL`` names ``flag --api-url`` as
-where ``api_url`` came from, and ``config check`` with a service's flags
-validates exactly what that service would run with.
+Both take the shared flags and the ``[runner]`` flags of ``register``, so
+they answer for such a command line: ``config show --api-url URL`` names
+``flag --api-url`` as where ``api_url`` came from. ``run``'s own
+``--interval`` and ``--listen`` are not among them.
 """
 
 from __future__ import annotations
