@@ -14,7 +14,8 @@ project's virtual environment::
     .venv/bin/python bench/daemon.py
 
 It prints the beats counted, CPU per beat, steady RSS and CPU per minute
-at the default interval, each beside the reference and as a ratio;
+at the default interval, each beside the reference and as a ratio, and
+the reference's RSS with the daemon's libraries imported but unused;
 docs/benchmarks.md holds the latest figures. The CPU per minute includes
 everything an idle agent does besides beating:
 CPU sampling every 5 s, the Docker refresh, the state watch, its main loop.
@@ -69,6 +70,16 @@ while True:
     client.post(f"{url}/runners/healthcheck", json=body).raise_for_status()
     time.sleep(max(0.0, interval - (time.monotonic() - started)))
 """
+
+
+# What the daemon cannot do without, imported into the reference but not
+# used: how much of the agent's memory is theirs rather than its own.
+LIBRARIES = (
+    "import sys\n"
+    "for name in ('rich', 'pygments', 'click'):\n"
+    "    sys.modules[name] = None\n"
+    "import structlog, apscheduler.schedulers.background, prometheus_client\n"
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -209,12 +220,26 @@ def compare(
     agent.terminate()
     agent.wait(30)
 
+    reference_result = run_reference(emulator, interval, warmup, window, clock)
+    return agent_result, reference_result
+
+
+def run_reference(
+    emulator: dict[str, str],
+    interval: float,
+    warmup: float,
+    window: float,
+    clock: Callable[[int], float],
+    preamble: str = "",
+) -> Result:
+    """Measure the reference loop, with ``preamble`` run before it."""
     reference_id, reference_key = create_runner(
         emulator, f"bench-reference-{int(time.time() * 1000)}"
     )
-    loop = [sys.executable, "-c", REFERENCE_LOOP, emulator["url"], reference_key]
+    code = preamble + REFERENCE_LOOP
+    loop = [sys.executable, "-c", code, emulator["url"], reference_key]
     reference = subprocess.Popen([*loop, str(interval)])
-    reference_result = measure(
+    result = measure(
         reference,
         lambda: healthcheck_count(emulator["controlUrl"], reference_id),
         warmup,
@@ -223,7 +248,7 @@ def compare(
     )
     reference.terminate()
     reference.wait(30)
-    return agent_result, reference_result
+    return result
 
 
 def main() -> None:
@@ -236,12 +261,19 @@ def main() -> None:
     emulator_process, emulator = start_emulator()
     try:
         busy = compare(emulator, options.interval, options.window)
+        with_libraries = run_reference(
+            emulator, options.interval, 3.0, 5.0, cpu_seconds, LIBRARIES
+        )
         idle = compare(emulator, 10.0, options.idle_window, cpu_seconds_exact)
     finally:
         emulator_process.terminate()
         emulator_process.wait(30)
 
     report(*busy, options.interval, options.window)
+    print(
+        f"steady RSS    reference with the daemon's libraries imported, unused: "
+        f"{with_libraries[2]:.1f} MB"
+    )
     report_idle(*idle, options.idle_window)
 
 
